@@ -1,0 +1,46 @@
+# leanmqtt: `make demo` runs the main job, `make test` the whole suite. Both set up first.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+DURATION ?= 0
+BOARD   ?= unix
+PORT    ?=
+
+.PHONY: setup mosquitto test demo bench deploy console clean
+
+setup: $(STAMP) mosquitto
+
+$(STAMP): requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# Debian's mosquitto: installed with apt-get when missing and we are root.
+mosquitto:
+	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing mosquitto with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	else \
+		echo "mosquitto is missing; install it with:  sudo apt-get install mosquitto"; exit 1; \
+	fi
+
+test: setup
+	$(BIN)/pytest -q tests
+
+demo: setup
+	$(BIN)/python tools/demo.py --duration $(DURATION)
+
+# ANCHORS=dir: a micropython-lib checkout (or its bare git dir) when mip has no internet.
+bench: setup
+	$(BIN)/python tools/bench.py $(if $(ANCHORS),--anchors $(ANCHORS)) $(if $(JSON),--json $(JSON))
+
+deploy: $(STAMP)
+	$(BIN)/python tools/deploy.py --board $(BOARD) --port $(PORT)
+
+console: $(STAMP)
+	$(BIN)/python -m serial.tools.miniterm $(PORT) 115200
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

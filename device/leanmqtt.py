@@ -1,0 +1,663 @@
+# leanmqtt: a small MQTT 3.1.1 client for MicroPython, that also runs on CPython.
+#
+# One module, one class. Packets are assembled in buffers made once in __init__ and leave
+# in one socket write, so publish() allocates nothing. With reconnect=True the same class
+# keeps the link alive: it pings only when no other traffic proves the link, finds a dead
+# link, reconnects with backoff and resends unacknowledged QoS 1 messages with their ids.
+#
+# Every MQTT 3.1.1 rule that this file enforces or relies on is named where it is done:
+# MQTT-x.y.z-n is the normative statement of that number in the OASIS standard.
+#
+# What may block, and for how long (timeout is the constructor's, in seconds):
+#   connect()                  TCP connect, TLS handshake, CONNACK: up to timeout each
+#   publish() QoS 0            until the socket takes the packet: up to timeout
+#   publish() QoS 1            reconnect=False: until its PUBACK (a dead link raises OSError)
+#                              reconnect=True: only while the in-flight store is full
+#   subscribe(), unsubscribe() until SUBACK / UNSUBACK
+#   poll(ms), check_msg()      up to ms (0 for check_msg), plus one reconnect when due
+#   wait_msg()                 until a packet arrives
+import socket
+import struct
+import select
+
+from os import urandom
+
+try:
+    from micropython import const
+
+    _CPY = const(0)  # a compile-time 0: MicroPython's compiler drops `if _CPY:` blocks
+except ImportError:
+    globals()["_CPY"] = 1  # CPython
+
+if _CPY:
+    from time import monotonic
+    from ssl import SSLWantReadError, SSLWantWriteError
+
+    _AGAIN = (BlockingIOError, InterruptedError, SSLWantReadError, SSLWantWriteError)
+
+    def ticks_ms():
+        return int(monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    class _Stream:
+        # MicroPython's non-blocking stream calls on a CPython socket (None: try later).
+        def __init__(self, s):
+            self.s = s
+
+        def __getattr__(self, name):
+            return getattr(self.s, name)
+
+        def write(self, b, off, n):
+            try:
+                return self.s.send(memoryview(b)[off : off + n])
+            except _AGAIN:
+                return None
+
+        def readinto(self, b, n):
+            try:
+                return self.s.recv_into(b, n)
+            except _AGAIN:
+                return None
+
+else:
+    from time import ticks_ms, ticks_diff
+
+
+class MQTTException(Exception):
+    # A refused CONNECT (args: the return code 1-5 and its reason), a malformed or
+    # unexpected packet from the broker, a refused subscription. Network trouble is OSError.
+    pass
+
+
+# CONNACK return codes 1-5 (MQTT 3.1.1, table 3.1)
+_REFUSED = (
+    None,
+    "unacceptable protocol version",
+    "identifier rejected",
+    "server unavailable",
+    "bad user name or password",
+    "not authorized",
+)
+
+
+def _bytes(s):
+    return s.encode() if isinstance(s, str) else s
+
+
+def _check_topic(t, filter):
+    # 1..65535 bytes (MQTT-4.7.3-1, MQTT-1.5.3-1) and no U+0000 (MQTT-1.5.3-2). A topic
+    # name, the will's too, has no wildcards (MQTT-3.3.2-2). In a filter '#' is last and
+    # alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3).
+    # A loop over bytes does not allocate in MicroPython.
+    n = len(t)
+    if not 0 < n < 65536:
+        raise ValueError("topic length")
+    prev = 47  # '/'
+    for i in range(n):
+        c = t[i]
+        if c == 0 or (c == 35 or c == 43) and (
+            not filter
+            or prev != 47
+            or c == 35 and i != n - 1
+            or c == 43 and i + 1 < n and t[i + 1] != 47
+        ):
+            raise ValueError("bad topic")
+        prev = c
+
+
+def _header(buf, op, rl):
+    # Fixed header (MQTT-2.2): the type byte, then the remaining length in 1-4 bytes of 7
+    # bits, low first (MQTT-2.2.3). Written to end at offset 5, where the variable header
+    # starts; returns where the packet starts.
+    if rl > 268435455:
+        raise ValueError("packet too large")
+    i = 3 if rl < 128 else 2 if rl < 16384 else 1 if rl < 2097152 else 0
+    buf[i] = op
+    for j in range(i + 1, 5):
+        buf[j] = rl & 127 | (128 if j < 4 else 0)
+        rl >>= 7
+    return i
+
+
+def _str(buf, i, s):
+    # A string or binary field: 2-byte length, then the bytes (MQTT-1.5.3).
+    n = len(s)
+    struct.pack_into("!H", buf, i, n)
+    buf[i + 2 : i + 2 + n] = s
+    return i + 2 + n
+
+
+class MQTTClient:
+    backoff_min = 500  # ms before the first reconnect; doubles, with jitter, up to the max
+    backoff_max = 30000
+
+    def __init__(
+        self,
+        client_id,
+        server,
+        port=0,
+        user=None,
+        password=None,
+        keepalive=0,
+        ssl=None,
+        timeout=5,
+        bufsize=128,
+        rxsize=128,
+        inflight=1,
+        reconnect=False,
+        net_up=None,
+        log=print,
+    ):
+        # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every wait.
+        if not 0 <= keepalive < 65536:
+            raise ValueError("keepalive")
+        self.client_id = _bytes(client_id)
+        self.server = server
+        self.port = port or (8883 if ssl else 1883)
+        self.user = _bytes(user)
+        self.pswd = _bytes(password)
+        self.keepalive = keepalive
+        self.ssl = ssl
+        self.reconnect = reconnect
+        self.net_up = net_up  # board hook, run before each reconnect: False skips it
+        self.log = log
+        self.cb = None
+        self.sock = None
+        self.lw_topic = None
+        self._to = int(timeout * 1000)
+        self._ka = keepalive * 1000
+        # A reply is due within half a keepalive: an idle link pings after one keepalive,
+        # so a silent link is found within 1.5 keepalives. Without keepalive: timeout.
+        self._rto = self._ka // 2 or self._to
+        self._tx = bytearray(bufsize)
+        self._rx = bytearray(rxsize)
+        # The QoS 1 store: `inflight` slots of bufsize bytes, a ring in publish order, each
+        # holding a whole PUBLISH packet that can be resent as it is.
+        self._slot = []
+        for _ in range(inflight):
+            self._slot.append(bytearray(bufsize))
+        self._spid = [0] * inflight  # packet id in each slot, 0 once acked
+        self._sat = [0] * inflight  # where the packet starts in its slot
+        self._slen = [0] * inflight
+        self._head = self._n = self._pid = 0
+        self._subs = []  # [topic, qos], restored when the broker has no session for us
+        self._clean = True
+        self._up = False  # the user wants a connection
+        self._delay = self._retry_t = 0
+        self._pinging = False
+        self._want = 0  # the ack a blocking call waits for
+        self._rop = self._rpid = self._rrc = 0  # the last ack received
+        self.dropped = 0  # QoS 0 messages dropped while offline (reconnect=True)
+        self.reconnects = 0
+
+    def set_callback(self, f):
+        self.cb = f  # f(topic, msg), both bytes
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        topic = _bytes(topic)
+        _check_topic(topic, False)
+        if qos >> 1:  # 2 is allowed (MQTT-3.1.2-14), but this client speaks QoS 0 and 1
+            raise ValueError("qos")
+        self.lw_topic = topic
+        self.lw_msg = _bytes(msg)
+        self.lw_qos = qos
+        self.lw_retain = retain
+
+    # -- the connection ----------------------------------------------------------------
+
+    def connect(self, clean_session=True, timeout=None):
+        # Returns the session-present flag. A refusal raises MQTTException(code, reason).
+        # With reconnect=True network trouble is logged, and poll() retries with backoff.
+        if not self.client_id and not clean_session:
+            raise ValueError("empty client_id needs clean_session")  # MQTT-3.1.3-7
+        if self.pswd and not self.user:
+            raise ValueError("password without user")  # MQTT-3.1.2-22
+        self._clean = clean_session
+        self._up = True
+        self._close()
+        to = self._to if timeout is None else int(timeout * 1000)
+        s = socket.socket()
+        try:
+            s.settimeout(to / 1000)
+            s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
+            if self.ssl:
+                s = self.ssl.wrap_socket(s, server_hostname=self.server)
+            s.setblocking(False)
+        except OSError as e:
+            s.close()
+            return self._fail(e)
+        if _CPY:
+            s = _Stream(s)
+        self.sock = s
+        self._p = select.poll()
+        self._p.register(s, 1)  # POLLIN
+        self._tx_t = self._rx_t = self._wt = ticks_ms()
+        self._pinging = False
+        self._want = 0
+        # CONNECT (MQTT-3.1): protocol name "MQTT", level 4 (MQTT-3.1.2-1, -2), flags,
+        # keepalive, then the payload fields in the order of MQTT-3.1.3-1.
+        lw, user, pswd = self.lw_topic, self.user, self.pswd
+        rl = 12 + len(self.client_id)
+        if lw:
+            rl += 4 + len(lw) + len(self.lw_msg)
+        if user:
+            rl += 2 + len(user)
+        if pswd:
+            rl += 2 + len(pswd)
+        buf = self._tx if rl + 5 <= len(self._tx) else bytearray(rl + 5)
+        buf[5:12] = b"\0\x04MQTT\x04"
+        # Will QoS and retain are set only with the will flag (MQTT-3.1.2-11, -13, -15).
+        f = self._clean << 1 | (0x80 if user else 0) | (0x40 if pswd else 0)
+        if lw:
+            f |= 4 | self.lw_qos << 3 | self.lw_retain << 5
+        buf[12] = f
+        struct.pack_into("!H", buf, 13, self.keepalive)
+        i = _str(buf, 15, self.client_id)
+        if lw:
+            i = _str(buf, _str(buf, i, lw), self.lw_msg)
+        if user:
+            i = _str(buf, i, user)
+        if pswd:
+            i = _str(buf, i, pswd)
+        h = _header(buf, 0x10, rl)
+        try:
+            self._send(buf, h, i - h)
+            # The server's first packet is CONNACK (MQTT-3.2.0-1), due within timeout.
+            self._want = 0x20
+            if not self._ready(to):
+                raise OSError("no CONNACK")
+            self._recv()
+            self._want = 0
+            sp, rc = self._rx[0], self._rx[1]
+            if rc:
+                self._close()
+                raise MQTTException(rc, _REFUSED[rc] if rc < 6 else "refused")
+            self._delay = 0
+            if not sp:
+                # No session (MQTT-3.2.2-1, -2): the broker forgot our subscriptions.
+                for t, q in self._subs:
+                    self._sub(0x82, t, q)
+            # Resend what was never acked, in order, with the same packet id and DUP set
+            # (MQTT-4.4.0-1, MQTT-3.3.1-1, MQTT-4.6.0-1).
+            m = len(self._slot)
+            for j in range(self._n):
+                k = (self._head + j) % m
+                if self._spid[k]:
+                    b, at = self._slot[k], self._sat[k]
+                    b[at] |= 8
+                    self._send(b, at, self._slen[k])
+            return sp
+        except OSError as e:
+            self._fail(e)
+
+    def disconnect(self):
+        # DISCONNECT, then close (MQTT-3.14.4-1); the broker drops the will (MQTT-3.1.2-10).
+        self._up = False
+        if self.sock:
+            try:
+                self._send(b"\xe0\0", 0, 2)
+            except OSError:
+                pass
+        self._close()
+
+    def isconnected(self):
+        return self.sock is not None
+
+    def pending(self):
+        return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
+
+    def _close(self):
+        if self.sock:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+
+    def _fail(self, e):
+        # The link is broken: closed, then re-raised in plain mode; with reconnect=True,
+        # logged, and poll() redials after a backoff with jitter.
+        self._close()
+        if not self.reconnect:
+            raise e
+        self.log("mqtt: link lost:", e)
+        d = self._delay
+        self._delay = min(d * 2, self.backoff_max) if d else self.backoff_min
+        self._retry_t = ticks_ms() + (urandom(1)[0] * self._delay >> 9)  # up to +50%
+
+    # -- bytes in and out --------------------------------------------------------------
+
+    def _send(self, buf, off, n):
+        # Writes n bytes, in one write unless the socket is full; then waits for room.
+        t = ticks_ms()
+        while n:
+            w = self.sock.write(buf, off, n)
+            if w is None:
+                self._wait(4, t)  # POLLOUT
+            else:
+                off += w
+                n -= w
+        self._tx_t = ticks_ms()
+
+    def _ready(self, ms):
+        # True when the socket has something (or an error) within ms.
+        if _CPY:
+            return bool(self._p.poll(ms))
+        for _ in self._p.ipoll(ms):
+            return True
+        return False
+
+    def _wait(self, ev, t):
+        left = self._to - ticks_diff(ticks_ms(), t)
+        if left > 0:
+            self._p.modify(self.sock, ev)
+            r = self._ready(left)
+            self._p.modify(self.sock, 1)
+            if r:
+                return
+        raise OSError("link stalled")
+
+    def _read(self, n):
+        # Reads exactly n bytes into the start of the receive buffer.
+        got = 0
+        t = ticks_ms()
+        while got < n:
+            r = self.sock.readinto(memoryview(self._rx)[got:] if got else self._rx, n - got)
+            if r is None:
+                self._wait(1, t)  # POLLIN
+            elif r:
+                got += r
+            else:
+                raise OSError("closed by broker")
+
+    def _recv(self):
+        # Reads one packet and acts on it; returns its type byte. Whatever the broker may
+        # not send, or sends malformed, raises MQTTException: the caller drops the link.
+        rx = self._rx
+        self._read(2)
+        op = rx[0]
+        b = rx[1]
+        rl = b & 127
+        sh = 7
+        while b & 128:
+            if sh > 21:  # at most four length bytes (MQTT-2.2.3)
+                raise MQTTException("bad length", op)
+            self._read(1)
+            b = rx[0]
+            rl |= (b & 127) << sh
+            sh += 7
+        self._rx_t = ticks_ms()
+        if op & 0xF0 == 0x30:  # PUBLISH
+            qos = op >> 1 & 3
+            if qos > 1:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
+                raise MQTTException("bad packet", op)
+            m = len(rx)
+            self._read(min(rl, m))
+            tl = rx[0] << 8 | rx[1]
+            at = 2 + tl + 2 * qos
+            if at > rl or at > m:
+                raise MQTTException("bad topic length", op)
+            pid = rx[at - 2] << 8 | rx[at - 1]
+            if rl > m:
+                # Larger than rxsize: skipped without allocating what the header claims,
+                # logged, and acked, or the broker would hold it forever.
+                n = rl - m
+                while n:
+                    self._read(min(n, m))
+                    n -= min(n, m)
+                self.log("mqtt: dropped a %d-byte message, rxsize is %d" % (rl, m))
+            elif self.cb:
+                self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
+            if qos:  # PUBACK after delivery (MQTT-3.3.4-1)
+                b = self._tx
+                b[0] = 0x40
+                b[1] = 2
+                struct.pack_into("!H", b, 2, pid)
+                self._send(b, 0, 4)
+            return op
+        if rl > 3:
+            raise MQTTException("bad packet", op)
+        self._read(rl)
+        pid = rx[0] << 8 | rx[1]
+        # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2).
+        if op == 0x40 and rl == 2:  # PUBACK: free its slot, then the ring's acked head.
+            # Brokers ack in order (MQTT-4.6.0-2); one out of order only frees later.
+            m = len(self._slot)
+            for j in range(self._n):
+                k = (self._head + j) % m
+                if self._spid[k] == pid:
+                    self._spid[k] = 0
+                    break
+            while self._n and not self._spid[self._head]:
+                self._head = (self._head + 1) % m
+                self._n -= 1
+        elif op == 0xD0 and rl == 0:  # PINGRESP
+            self._pinging = False
+        elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
+            self._rrc = rx[2]
+        elif op == 0x20 and rl == 2 and self._want == 0x20 and not rx[0] & 0xFE:
+            pass  # CONNACK, only in connect(); other flags are reserved (MQTT-3.2.2.1)
+        else:
+            raise MQTTException("bad packet", op)
+        self._rop = op
+        self._rpid = pid
+        return op
+
+    # -- keepalive and waiting for replies ---------------------------------------------
+
+    def ping(self):
+        # A packet that wants a reply goes out: the reply clock starts unless it runs.
+        if not (self._pinging or self._n or self._want):
+            self._wt = ticks_ms()
+        self._pinging = True
+        self._send(b"\xc0\0", 0, 2)  # PINGREQ (MQTT-3.12)
+
+    def _step(self, ms):
+        # Waits up to ms for a packet and handles it; then the keepalive's work. The
+        # broker wants a packet from us within each keepalive (MQTT-3.1.2-23), we want
+        # proof that the link lives: any packet from the broker is proof, so PINGREQ goes
+        # out only after a keepalive with nothing sent or nothing heard. While QoS 1 flows
+        # and is acked, no PINGREQ at all.
+        op = None
+        if self._ready(min(ms, self._rto >> 2)):
+            op = self._recv()
+        now = ticks_ms()
+        if (
+            (self._pinging or self._n or self._want)
+            and ticks_diff(now, self._rx_t) > self._rto
+            and ticks_diff(now, self._wt) > self._rto
+        ):
+            raise OSError("no reply in %d ms" % self._rto)
+        k = self._ka
+        if k and not self._pinging and (
+            ticks_diff(now, self._tx_t) >= k or ticks_diff(now, self._rx_t) >= k
+        ):
+            self.ping()
+        return op
+
+    def _await(self, op, pid):
+        # Services the link until the ack (op, pid) arrives; a dead link raises OSError.
+        if not (self._pinging or self._n or self._want):
+            self._wt = ticks_ms()
+        self._want = op
+        try:
+            while not (self._rop == op and self._rpid == pid):
+                self._step(self._rto)
+        finally:
+            self._want = 0
+
+    # -- messages ----------------------------------------------------------------------
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        # True when the message went out (QoS 0) or is in the store (QoS 1). With
+        # reconnect=True, False when a QoS 0 message finds the link down (counted in
+        # .dropped) or the QoS 1 store stays full for timeout: nothing is dropped silently.
+        topic = _bytes(topic)
+        msg = _bytes(msg)
+        _check_topic(topic, False)
+        if qos >> 1:
+            raise ValueError("qos")
+        tl = len(topic)
+        ml = len(msg)
+        if 9 + tl > len(self._tx):
+            raise ValueError("topic longer than bufsize")
+        if qos:
+            # The next slot of the ring; while all are taken, service the link for up to
+            # timeout until a PUBACK frees one.
+            m = len(self._slot)
+            t = ticks_ms()
+            while self._n == m:
+                if not self.sock or ticks_diff(ticks_ms(), t) > self._to:
+                    if self.reconnect:
+                        return False
+                    raise OSError("QoS 1 store full")
+                try:
+                    self._step(self._rto)
+                except (OSError, MQTTException) as e:
+                    self._fail(e)
+            k = (self._head + self._n) % m
+            buf = self._slot[k]
+        elif self.sock:
+            buf = self._tx
+        elif self.reconnect:
+            self.dropped += 1
+            return False
+        else:
+            raise OSError("not connected")
+        # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
+        # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2).
+        h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + 2 * qos + ml)
+        i = _str(buf, 5, topic)
+        if qos:
+            self._pid = pid = self._pid % 65535 + 1  # never 0 (MQTT-2.3.1-1)
+            struct.pack_into("!H", buf, i, pid)
+            i += 2
+        whole = i + ml <= len(buf)
+        if whole:
+            buf[i : i + ml] = msg
+            i += ml
+        elif qos:  # the store keeps whole packets, to resend them after a reconnect
+            raise ValueError("QoS 1 message larger than bufsize")
+        if qos:
+            if not (self._pinging or self._n or self._want):
+                self._wt = ticks_ms()
+            self._spid[k] = pid
+            self._sat[k] = h
+            self._slen[k] = i - h
+            self._n += 1
+            if not self.sock:
+                return True  # stored; it goes out when the link is back
+        try:
+            self._send(buf, h, i - h)
+            if not whole:
+                self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
+            if qos and not self.reconnect:
+                self._await(0x40, pid)
+        except OSError as e:
+            self._fail(e)
+        return True
+
+    def subscribe(self, topic, qos=0):
+        topic = _bytes(topic)
+        _check_topic(topic, True)
+        if qos >> 1:
+            raise ValueError("qos")
+        for s in self._subs:
+            if s[0] == topic:
+                s[1] = qos
+                break
+        else:
+            self._subs.append([topic, qos])
+        if self.sock:
+            try:
+                self._sub(0x82, topic, qos)
+            except OSError as e:
+                self._fail(e)
+
+    def unsubscribe(self, topic):
+        topic = _bytes(topic)
+        _check_topic(topic, True)
+        for s in self._subs:
+            if s[0] == topic:
+                self._subs.remove(s)
+                break
+        if self.sock:
+            try:
+                self._sub(0xA2, topic, -1)
+            except OSError as e:
+                self._fail(e)
+
+    def _sub(self, op, topic, qos):
+        # SUBSCRIBE and UNSUBSCRIBE carry flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1) and one
+        # filter here (MQTT-3.8.3-3, MQTT-3.10.3-2); SUBACK answers with one code per
+        # filter (MQTT-3.9.3-1), 0x80 for a failure.
+        buf = self._tx
+        rl = 4 + len(topic) + (qos >= 0)
+        if rl + 5 > len(buf):
+            raise ValueError("topic longer than bufsize")
+        h = _header(buf, op, rl)
+        self._pid = pid = self._pid % 65535 + 1
+        struct.pack_into("!H", buf, 5, pid)
+        i = _str(buf, 7, topic)
+        if qos >= 0:
+            buf[i] = qos
+            i += 1
+        self._send(buf, h, i - h)
+        self._await(op + 0x0E, pid)  # 0x82 -> SUBACK 0x90, 0xA2 -> UNSUBACK 0xB0
+        if op == 0x82 and self._rrc == 0x80:
+            raise MQTTException("subscription refused", topic)
+
+    # -- servicing the link ------------------------------------------------------------
+
+    def poll(self, timeout_ms=0):
+        # Services the link: waits up to timeout_ms for packets and handles all that came,
+        # sends PINGREQ when due, finds a dead link; with reconnect=True redials when due
+        # (the board's net_up hook first) and resends. Returns the last packet type handled.
+        op = None
+        t = ticks_ms()
+        try:
+            while True:
+                if not self.sock:
+                    if not self.reconnect:
+                        raise OSError("not connected")
+                    if not self._up or ticks_diff(ticks_ms(), self._retry_t) < self._delay:
+                        return None
+                    if self.net_up and not self.net_up():
+                        raise OSError("network down")
+                    self.reconnects += 1
+                    try:
+                        self.connect(self._clean)
+                    except MQTTException as e:
+                        # A refusal (bad credentials, not authorised) does not heal by
+                        # quick retries: log it, and wait the longest backoff.
+                        self._fail(e)
+                        self._delay = self.backoff_max
+                    if not self.sock:
+                        return None
+                    self.log("mqtt: connected")
+                left = timeout_ms - ticks_diff(ticks_ms(), t)
+                r = self._step(left if left > 0 else 0)
+                if r is not None:
+                    op = r
+                    for _ in range(32):  # what has already arrived, boundedly
+                        r = self._step(0)
+                        if r is None:
+                            break
+                        op = r
+                    return op
+                if left <= 0:
+                    return op
+        except (OSError, MQTTException) as e:
+            self._fail(e)
+        return op
+
+    def check_msg(self):
+        return self.poll(0)
+
+    def wait_msg(self):
+        while True:
+            op = self.poll(self._rto)
+            if op is not None:
+                return op

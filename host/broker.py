@@ -1,0 +1,124 @@
+"""A real Mosquitto on a free 127.0.0.1 port, configured from a temp dir, stopped by its pid."""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mosquitto_path():
+    for p in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
+        if p and os.path.exists(p):
+            return p
+    raise RuntimeError("mosquitto not found: run `apt-get install mosquitto` (or `make test` as root)")
+
+
+def wait_port(port, timeout=10.0, proc=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("broker exited with %s" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on 127.0.0.1:%d after %.0fs" % (port, timeout))
+
+
+class Mosquitto:
+    """One broker. `extra` is appended to the listener's config (TLS, passwords)."""
+
+    def __init__(self, port=None, extra="", persistence=False):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="leanmqtt-broker-")
+        self.extra = extra
+        self.persistence = persistence
+        self.proc = None
+
+    @property
+    def conf(self):
+        return os.path.join(self.dir, "mosquitto.conf")
+
+    @property
+    def logfile(self):
+        return os.path.join(self.dir, "mosquitto.log")
+
+    def path(self, name):
+        """A file in the broker's own dir, readable by the broker (passwords, certs)."""
+        return os.path.join(self.dir, name)
+
+    def _own(self):
+        # Started as root, mosquitto drops to the `mosquitto` user: give it its dir.
+        if os.geteuid() != 0:
+            return
+        try:
+            pw = pwd.getpwnam("mosquitto")
+        except KeyError:
+            return
+        for name in [""] + os.listdir(self.dir):
+            os.chown(os.path.join(self.dir, name), pw.pw_uid, pw.pw_gid)
+
+    def start(self):
+        lines = [
+            "listener %d 127.0.0.1" % self.port,
+            "allow_anonymous true" if "password_file" not in self.extra else "allow_anonymous false",
+            "persistence %s" % ("true" if self.persistence else "false"),
+            "persistence_location %s/" % self.dir,
+            "log_dest file %s" % self.logfile,
+            "log_type all",
+            "max_keepalive 65535",
+            self.extra,
+        ]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self._own()
+        self.proc = subprocess.Popen(
+            [mosquitto_path(), "-c", self.conf],
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, "stderr"), "ab"),
+        )
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self, sig=signal.SIGTERM, down=0.0):
+        self.stop(sig)
+        time.sleep(down)
+        # The port may linger in TIME_WAIT; mosquitto sets SO_REUSEADDR, so start again.
+        return self.start()
+
+    def log(self):
+        try:
+            with open(self.logfile) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.close()
