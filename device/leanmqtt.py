@@ -30,7 +30,7 @@ except ImportError:
     globals()["_CPY"] = 1  # CPython
 
 if _CPY:
-    from time import monotonic
+    from time import monotonic, sleep
     from ssl import SSLWantReadError, SSLWantWriteError
 
     _AGAIN = (BlockingIOError, InterruptedError, SSLWantReadError, SSLWantWriteError)
@@ -40,6 +40,9 @@ if _CPY:
 
     def ticks_diff(a, b):
         return a - b
+
+    def sleep_ms(ms):
+        sleep(ms / 1000)
 
     class _Stream:
         # MicroPython's non-blocking stream calls on a CPython socket (None: try later).
@@ -62,7 +65,7 @@ if _CPY:
                 return None
 
 else:
-    from time import ticks_ms, ticks_diff
+    from time import ticks_ms, ticks_diff, sleep_ms
 
 
 class MQTTException(Exception):
@@ -619,11 +622,20 @@ class MQTTClient:
         t = ticks_ms()
         try:
             while True:
+                left = timeout_ms - ticks_diff(ticks_ms(), t)
                 if not self.sock:
                     if not self.reconnect:
                         raise OSError("not connected")
-                    if not self._up or ticks_diff(ticks_ms(), self._retry_t) < self._delay:
-                        return None
+                    # Offline: sleep toward the next attempt rather than spin; after
+                    # disconnect() there is no next attempt.
+                    wait = self._delay - ticks_diff(ticks_ms(), self._retry_t)
+                    if not self._up:
+                        wait = 1 << 30
+                    if wait > 0:
+                        if left <= 0:
+                            return op
+                        sleep_ms(min(wait, left))
+                        continue
                     if self.net_up and not self.net_up():
                         raise OSError("network down")
                     self.reconnects += 1
@@ -635,9 +647,8 @@ class MQTTClient:
                         self._fail(e)
                         self._delay = self.backoff_max
                     if not self.sock:
-                        return None
+                        continue
                     self.log("mqtt: connected")
-                left = timeout_ms - ticks_diff(ticks_ms(), t)
                 r = self._step(left if left > 0 else 0)
                 if r is not None:
                     op = r

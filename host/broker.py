@@ -77,6 +77,8 @@ class Mosquitto:
             "log_dest file %s" % self.logfile,
             "log_type all",
             "max_keepalive 65535",
+            "max_queued_messages 0",  # no limit: a slow host subscriber loses nothing
+            "autosave_interval 1",
             self.extra,
         ]
         with open(self.conf, "w") as f:

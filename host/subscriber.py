@@ -15,6 +15,7 @@ class Recorder:
             client_id=client_id or "",
             clean_session=clean if client_id else True,
         )
+        self.c.reconnect_delay_set(min_delay=1, max_delay=2)
         self.c.on_message = self._on_message
         self._subscribed = threading.Event()
         self.c.on_subscribe = lambda *a: self._subscribed.set()
