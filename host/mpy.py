@@ -16,11 +16,12 @@ def micropython_path():
     return p
 
 
-def env(path=(), board="unix"):
+def env(path=(), board="unix", extra=None):
     """MICROPYPATH: the frozen modules first, then device/, the board, and extra folders."""
     parts = [".frozen", DEVICE, os.path.join(ROOT, "boards", board)] + list(path)
     e = dict(os.environ)
     e["MICROPYPATH"] = ":".join(parts)
+    e.update(extra or {})
     return e
 
 
@@ -31,10 +32,11 @@ def cmd(script, args=(), heap=None):
     return c + [script] + [str(a) for a in args]
 
 
-def run(script, args=(), heap=None, path=(), timeout=120, check=True):
+def run(script, args=(), heap=None, path=(), timeout=120, check=True, extra_env=None):
     """Runs a script to its end; returns CompletedProcess with text stdout/stderr."""
     p = subprocess.run(
-        cmd(script, args, heap), env=env(path), capture_output=True, text=True, timeout=timeout
+        cmd(script, args, heap), env=env(path, extra=extra_env), capture_output=True,
+        text=True, timeout=timeout,
     )
     if check and p.returncode != 0:
         raise AssertionError(
@@ -44,11 +46,11 @@ def run(script, args=(), heap=None, path=(), timeout=120, check=True):
     return p
 
 
-def start(script, args=(), heap=None, path=()):
+def start(script, args=(), heap=None, path=(), extra_env=None):
     """Starts a script in the background; stdout is a pipe of text lines."""
     return subprocess.Popen(
         cmd(script, args, heap),
-        env=env(path),
+        env=env(path, extra=extra_env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

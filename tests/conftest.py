@@ -43,8 +43,9 @@ def script(name):
 def device():
     """device(name, *args, heap=None, check=True): runs tests/device/<name> under the unix port."""
 
-    def run(name, *args, heap=None, check=True, timeout=120):
-        return mpy.run(script(name), args, heap=heap, check=check, timeout=timeout)
+    def run(name, *args, heap=None, check=True, timeout=120, env=None):
+        path = name if os.path.isabs(name) else script(name)
+        return mpy.run(path, args, heap=heap, check=check, timeout=timeout, extra_env=env)
 
     return run
 
@@ -54,8 +55,9 @@ def device_bg():
     """Starts tests/device/<name> in the background; killed at the end of the test."""
     procs = []
 
-    def start(name, *args, heap=None):
-        p = mpy.start(script(name), args, heap=heap)
+    def start(name, *args, heap=None, env=None):
+        path = name if os.path.isabs(name) else script(name)
+        p = mpy.start(path, args, heap=heap, extra_env=env)
         procs.append(p)
         return p
 
@@ -64,3 +66,11 @@ def device_bg():
         if p.poll() is None:
             p.kill()
         p.wait()
+
+
+def app_env(port, **kw):
+    """The LEANMQTT_* settings that point device/main.py on the unix board at a broker."""
+    e = {"LEANMQTT_BROKER": "127.0.0.1", "LEANMQTT_PORT": str(port)}
+    for k, v in kw.items():
+        e["LEANMQTT_" + k.upper()] = str(v)
+    return e

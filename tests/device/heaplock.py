@@ -16,10 +16,10 @@ topic = b"lean/heap"
 msg = b"0123456789abcdef0123456789abcdef"
 c.publish(topic, msg, qos=1)  # warm-up, outside the lock
 c.poll(10)
-gc.collect()
-before = gc.mem_free()
-micropython.heap_lock()
-try:
+
+
+def work(n):
+    # In a function: a new module-level name would allocate a dict slot under the lock.
     for i in range(n):
         c.publish(topic, msg)
         c.publish(topic, msg, qos=1)
@@ -28,6 +28,13 @@ try:
         c.poll(100)
     while c.pending():
         c.poll(10)
+
+
+gc.collect()
+before = gc.mem_free()
+micropython.heap_lock()
+try:
+    work(n)
 finally:
     micropython.heap_unlock()
 print("ok", c.pending(), before - gc.mem_free())

@@ -1,0 +1,67 @@
+# Raspberry Pi Pico W: Wi-Fi (power saving off, for latency), the RP2040's temperature on
+# ADC channel 4, a BME280 on I2C(0) SDA=GP4 SCL=GP5, the LED on the Wi-Fi chip.
+# Type-checked against micropython-rp2-rpi-pico-w-stubs; not run here (no hardware).
+import time
+import binascii
+import machine
+import network
+from machine import ADC, Pin, I2C
+from bme280 import BME280
+from chiptemp import rp2040_centi
+
+NAME = "rp2040"
+HAS_WIFI = True
+_led = Pin("LED", Pin.OUT)
+_adc = ADC(4)
+_STATUS = {
+    network.STAT_IDLE: "idle",
+    network.STAT_CONNECTING: "connecting",
+    network.STAT_WRONG_PASSWORD: "wrong password",
+    network.STAT_NO_AP_FOUND: "no access point with that SSID",
+    network.STAT_CONNECT_FAIL: "connection failed",
+    network.STAT_GOT_IP: "connected",
+}
+
+
+def device_id():
+    return binascii.hexlify(machine.unique_id()).decode()
+
+
+def network_up(ssid, password, timeout_ms=15000):
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    if wlan.isconnected():
+        return True
+    wlan.config(pm=0xA11140)  # power management off: the CYW43's "performance" mode
+    wlan.connect(ssid, password)
+    t = time.ticks_ms()
+    while not wlan.isconnected():
+        if time.ticks_diff(time.ticks_ms(), t) > timeout_ms:
+            print("wifi:", _STATUS.get(wlan.status(), wlan.status()))
+            return False
+        time.sleep_ms(200)
+    print("wifi: connected as", wlan.ifconfig()[0])
+    return True
+
+
+def _cpu_c():
+    return rp2040_centi(_adc.read_u16())
+
+
+def sensors():
+    out = [("cpu_c", 2, _cpu_c)]
+    try:
+        bme = BME280(I2C(0, sda=Pin(4), scl=Pin(5)))
+    except OSError as e:
+        print("board: no BME280 on I2C(0) at 0x76:", e)
+    else:
+        out += [("temp_c", 2, bme.temp_c), ("hum_pct", 1, bme.hum_pct), ("hpa", 2, bme.hpa)]
+    return out
+
+
+def led(on):
+    _led.value(1 if on else 0)
+
+
+def watchdog(ms):
+    return machine.WDT(timeout=min(ms, 8388))  # the RP2040's longest

@@ -1,0 +1,48 @@
+# The unix board: the MicroPython unix port on a PC, for CI and the demo. Deterministic
+# simulated sensors, no Wi-Fi to bring up, no LED, no watchdog.
+from os import getenv
+
+NAME = "unix"
+HAS_WIFI = False
+_n = [0]
+_fail_every = int(getenv("LEANMQTT_FAIL_EVERY") or 0)  # make hum_pct fail every Nth read
+led_on = [False]
+
+
+def device_id():
+    return "unix0"
+
+
+def network_up(ssid, password, timeout_ms=0):
+    return True
+
+
+def _cpu_c():
+    _n[0] += 1
+    return 4000 + _n[0] * 37 % 500  # 40.00 .. 44.99 degC
+
+
+def _temp_c():
+    return 2150 + _n[0] % 50
+
+
+def _hum_pct():
+    if _fail_every and _n[0] % _fail_every == 0:
+        raise OSError(5)  # EIO, as a failing I2C read gives
+    return 450 + _n[0] % 20
+
+
+def _hpa():
+    return 101325 - _n[0] % 100
+
+
+def sensors():
+    return [("cpu_c", 2, _cpu_c), ("temp_c", 2, _temp_c), ("hum_pct", 1, _hum_pct), ("hpa", 2, _hpa)]
+
+
+def led(on):
+    led_on[0] = on
+
+
+def watchdog(ms):
+    return None

@@ -1,0 +1,58 @@
+# Settings of the device app. The defaults are here; yours go in settings.py, made from
+# settings_template.py (git ignores settings.py: it holds the Wi-Fi and broker secrets).
+# On the unix board, LEANMQTT_* environment variables override both (tests, the demo).
+WIFI_SSID = ""
+WIFI_PASSWORD = ""
+BROKER = ""  # host name or IP address of the MQTT broker
+PORT = 1883
+USER = None
+PASSWORD = None
+PREFIX = "leanmqtt"  # readings go to PREFIX/<device id>/readings
+DEVICE_ID = ""  # empty: machine.unique_id() in hex
+INTERVAL_MS = 5000
+KEEPALIVE = 60  # s: below your NAT's idle timeout; pings happen only when idle
+QOS = 1
+INFLIGHT = 8  # QoS 1 readings kept until acked: about INFLIGHT * INTERVAL_MS of outage
+WDT_MS = 8000  # 0: no watchdog
+CYCLES = 0  # 0: run forever
+
+try:
+    from settings import *  # noqa: F401,F403
+except ImportError:
+    pass
+
+try:
+    from os import getenv  # the unix port has it; boards do not
+except ImportError:
+    getenv = None
+
+if getenv:
+    BROKER = getenv("LEANMQTT_BROKER") or BROKER
+    PREFIX = getenv("LEANMQTT_PREFIX") or PREFIX
+    DEVICE_ID = getenv("LEANMQTT_DEVICE_ID") or DEVICE_ID
+    for _name in ("PORT", "INTERVAL_MS", "CYCLES", "KEEPALIVE", "QOS", "INFLIGHT"):
+        _v = getenv("LEANMQTT_" + _name)
+        if _v:
+            globals()[_name] = int(_v)
+
+
+def problems(needs_wifi):
+    """What is missing or wrong, as sentences for the console; [] when all is well."""
+    out = []
+    if needs_wifi and not WIFI_SSID:
+        out.append("WIFI_SSID is empty: set it in settings.py (copy settings_template.py)")
+    if not BROKER or not isinstance(BROKER, str):
+        out.append("BROKER is empty: set BROKER = \"192.168.1.10\" (your broker) in settings.py")
+    if not isinstance(PORT, int) or not 0 < PORT < 65536:
+        out.append("PORT must be a number from 1 to 65535, not %r" % (PORT,))
+    if not isinstance(INTERVAL_MS, int) or INTERVAL_MS < 50:
+        out.append("INTERVAL_MS must be a number of milliseconds, at least 50")
+    if not isinstance(KEEPALIVE, int) or not 0 <= KEEPALIVE < 65536:
+        out.append("KEEPALIVE must be seconds, 0 to 65535")
+    if QOS not in (0, 1):
+        out.append("QOS must be 0 or 1")
+    if not isinstance(INFLIGHT, int) or INFLIGHT < 1:
+        out.append("INFLIGHT must be at least 1")
+    if USER is None and PASSWORD:
+        out.append("PASSWORD is set but USER is not")
+    return out

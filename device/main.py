@@ -1,0 +1,110 @@
+# The sensor app: reads the board's sensors every INTERVAL_MS and publishes one JSON
+# reading per cycle with leanmqtt in resilient mode. Retained "online" / will "offline"
+# on PREFIX/<id>/status. Edit config.py / settings.py, not this file, to set it up.
+import time
+import config
+import board
+from leanmqtt import MQTTClient
+from reading import Payload
+
+
+def log(*a):
+    print("app:", *a)
+
+
+class App:
+    def __init__(self):
+        self.id = config.DEVICE_ID or board.device_id()
+        base = "%s/%s/" % (config.PREFIX, self.id)
+        self.topic = (base + "readings").encode()
+        self.status = (base + "status").encode()
+        self.sensors = board.sensors()
+        fields = [("seq", 10, 0)]
+        for name, dec, _ in self.sensors:
+            fields.append((name, 9, dec))
+        fields.append(("errors", 6, 0))
+        self.payload = Payload(fields)
+        self.seq = 0
+        self.errors = 0  # failed sensor reads so far
+        self.online = -1  # client.reconnects when "online" was last published
+        c = self.client = MQTTClient(
+            "leanmqtt-" + self.id, config.BROKER, config.PORT,
+            user=config.USER, password=config.PASSWORD, keepalive=config.KEEPALIVE,
+            reconnect=True, inflight=config.INFLIGHT,
+            bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16),
+            net_up=self.net_up, log=log,
+        )
+        c.set_last_will(self.status, b"offline", retain=True, qos=1)
+        self.wdt = board.watchdog(config.WDT_MS) if config.WDT_MS else None
+
+    def net_up(self):
+        return board.network_up(config.WIFI_SSID, config.WIFI_PASSWORD)
+
+    def start(self):
+        if self.net_up():
+            self.client.connect(clean_session=False)
+        log("device", self.id, "publishing to", self.topic.decode())
+
+    def cycle(self):
+        # One reading: sensors into the payload buffer, one publish, the link serviced.
+        # Allocates nothing while sensors work and the link is up.
+        c = self.client
+        if c.isconnected() and self.online != c.reconnects:
+            # After each (re)connect: the will may have fired, so say "online" again.
+            self.online = c.reconnects
+            c.publish(self.status, b"online", retain=True, qos=1)
+        self.seq += 1
+        p = self.payload
+        p.put(0, self.seq)
+        s = self.sensors
+        for i in range(len(s)):
+            try:
+                v = s[i][2]()
+            except Exception as e:  # a failing sensor is logged and counted; we go on
+                v = None
+                self.errors += 1
+                log("sensor", s[i][0], "failed:", e)
+            p.put(1 + i, v)
+        p.put(len(s) + 1, self.errors)
+        ok = c.publish(self.topic, p.buf, qos=config.QOS)
+        board.led(ok and c.isconnected())
+        if self.wdt:
+            self.wdt.feed()
+        return ok
+
+    def wait(self, ms):
+        # Services the link until the next reading is due.
+        end = time.ticks_add(time.ticks_ms(), ms)
+        while True:
+            left = time.ticks_diff(end, time.ticks_ms())
+            if left <= 0:
+                return
+            self.client.poll(left if left < 1000 else 1000)
+            if self.wdt:
+                self.wdt.feed()
+
+
+def run():
+    bad = config.problems(board.HAS_WIFI)
+    if bad:
+        for p in bad:
+            print("config:", p)
+        print("config: fix settings.py, then reset the board")
+        return None
+    app = App()
+    app.start()
+    n = 0
+    while not config.CYCLES or n < config.CYCLES:
+        app.cycle()
+        n += 1
+        app.wait(config.INTERVAL_MS)
+    # Only with CYCLES set: a clean stop sends no will, so say "offline" ourselves.
+    app.client.publish(app.status, b"offline", retain=True, qos=1)
+    app.client.poll(200)
+    app.client.disconnect()
+    log("done", n, "readings")
+    return app
+
+
+if __name__ == "__main__":
+    run()
