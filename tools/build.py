@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KEEP_SOURCE = {"main.py", "boot.py", "secrets.py", "secrets_template.py"}
+KEEP_SOURCE = {"main.py", "boot.py"}
 
 
 def mpy_cross(src, out, opt=3):
@@ -28,7 +28,7 @@ def sources(board):
     out = []
     for folder in (os.path.join(ROOT, "device"), os.path.join(ROOT, "boards", board)):
         for name in sorted(os.listdir(folder)):
-            if name.endswith(".py") and name != "secrets_template.py":
+            if name.endswith(".py") and name not in ("settings_template.py", "settings.py"):
                 out.append((os.path.join(folder, name), name))
     return out
 

@@ -10,7 +10,13 @@ led_on = [False]
 
 
 def device_id():
-    return "unix0"
+    # machine.unique_id() where the port has one (the virtual board does); else "unix0".
+    try:
+        from machine import unique_id
+        from binascii import hexlify
+    except ImportError:
+        return "unix0"
+    return hexlify(unique_id()).decode()
 
 
 def network_up(ssid, password, timeout_ms=0):
