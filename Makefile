@@ -7,7 +7,7 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto test demo bench deploy console clean
+.PHONY: setup mosquitto test demo bench deploy console typecheck build clean
 
 setup: $(STAMP) mosquitto
 
@@ -36,6 +36,12 @@ demo: setup
 bench: setup
 	$(BIN)/python tools/bench.py $(if $(ANCHORS),--anchors $(ANCHORS)) $(if $(JSON),--json $(JSON))
 
+typecheck: $(STAMP)
+	$(BIN)/python tools/typecheck.py
+
+build: $(STAMP)
+	$(BIN)/python tools/build.py --board $(BOARD)
+
 deploy: $(STAMP)
 	$(BIN)/python tools/deploy.py --board $(BOARD) --port $(PORT)
 
@@ -43,4 +49,4 @@ console: $(STAMP)
 	$(BIN)/python -m serial.tools.miniterm $(PORT) 115200
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache .stubs

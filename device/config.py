@@ -17,7 +17,7 @@ WDT_MS = 8000  # 0: no watchdog
 CYCLES = 0  # 0: run forever
 
 try:
-    from settings import *  # noqa: F401,F403
+    from settings import *  # noqa: F401,F403  # pyright: ignore[reportMissingImports]
 except ImportError:
     pass
 

@@ -29,8 +29,10 @@ try:
 except ImportError:
     globals()["_CPY"] = 1  # CPython
 
+# Type checkers read this file against a board's stubs, which describe MicroPython: the
+# CPython branch is ignored there ("pyright: ignore" below), as MicroPython's compiler drops it.
 if _CPY:
-    from time import monotonic, sleep
+    from time import monotonic, sleep  # pyright: ignore
     from ssl import SSLWantReadError, SSLWantWriteError
 
     _AGAIN = (BlockingIOError, InterruptedError, SSLWantReadError, SSLWantWriteError)
@@ -65,7 +67,7 @@ if _CPY:
                 return None
 
 else:
-    from time import ticks_ms, ticks_diff, sleep_ms
+    from time import ticks_ms, ticks_diff, sleep_ms  # pyright: ignore
 
 
 class MQTTException(Exception):
@@ -327,7 +329,9 @@ class MQTTClient:
         # Writes n bytes, in one write unless the socket is full; then waits for room.
         t = ticks_ms()
         while n:
-            w = self.sock.write(buf, off, n)
+            # The stream write of the firmware takes (buf, offset, length) (py/stream.c);
+            # the stubs list (buf) only.
+            w = self.sock.write(buf, off, n)  # pyright: ignore[reportCallIssue, reportOptionalMemberAccess]
             if w is None:
                 if not self._wait(self._to - ticks_diff(ticks_ms(), t), 4):  # POLLOUT
                     raise OSError("link stalled")
@@ -359,7 +363,9 @@ class MQTTClient:
         got = 0
         t = ticks_ms()
         while got < n:
-            r = self.sock.readinto(memoryview(self._rx)[got:] if got else self._rx, n - got)
+            r = self.sock.readinto(  # pyright: ignore[reportOptionalMemberAccess]
+                memoryview(self._rx)[got:] if got else self._rx, n - got
+            )
             if r is None:
                 if not self._wait(self._to - ticks_diff(ticks_ms(), t)):
                     raise OSError("link stalled")

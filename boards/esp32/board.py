@@ -43,8 +43,9 @@ def network_up(ssid, password, timeout_ms=15000):
 
 
 def _cpu_c():
-    if hasattr(esp32, "mcu_temperature"):  # ESP32-S2/S3/C3/C6: whole degC
-        return esp32.mcu_temperature() * 100
+    read = getattr(esp32, "mcu_temperature", None)  # ESP32-S2/S3/C3/C6: whole degC
+    if read:
+        return read() * 100
     return fahrenheit_centi(esp32.raw_temperature())  # the original ESP32: degF
 
 
