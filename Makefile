@@ -29,7 +29,9 @@ mosquitto:
 test: setup
 	$(BIN)/pytest -q tests
 
-demo: setup
+# Mosquitto where it is or can be installed; else amqtt, a broker in Python from PyPI.
+demo: $(STAMP)
+	@$(MAKE) -s mosquitto || { echo "demo: using amqtt instead"; $(BIN)/pip install -q amqtt==0.12.1; }
 	$(BIN)/python tools/demo.py --duration $(DURATION)
 
 # ANCHORS=dir: a micropython-lib checkout (or its bare git dir) when mip has no internet.

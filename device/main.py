@@ -94,11 +94,14 @@ def run():
     app = App()
     app.start()
     n = 0
-    while not config.CYCLES or n < config.CYCLES:
-        app.cycle()
-        n += 1
-        app.wait(config.INTERVAL_MS)
-    # Only with CYCLES set: a clean stop sends no will, so say "offline" ourselves.
+    try:
+        while not config.CYCLES or n < config.CYCLES:
+            app.cycle()
+            n += 1
+            app.wait(config.INTERVAL_MS)
+    except KeyboardInterrupt:  # Ctrl-C on the console
+        log("stopped")
+    # A clean stop sends no will, so say "offline" ourselves.
     app.client.publish(app.status, b"offline", retain=True, qos=1)
     app.client.poll(200)
     app.client.disconnect()

@@ -5,6 +5,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -124,3 +125,50 @@ class Mosquitto:
 
     def __exit__(self, *a):
         self.close()
+
+
+class Amqtt:
+    """amqtt (PyPI), a broker in Python: the demo's fallback where Mosquitto cannot be
+    installed. Same interface as Mosquitto, fewer options (no TLS or passwords here)."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="leanmqtt-amqtt-")
+        self.proc = None
+
+    def start(self):
+        conf = os.path.join(self.dir, "amqtt.yaml")
+        with open(conf, "w") as f:
+            f.write("listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:%d\n"
+                    "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+                    "    allow_anonymous: true\n" % self.port)
+        exe = os.path.join(os.path.dirname(sys.executable), "amqtt")
+        if not os.path.exists(exe):
+            raise RuntimeError("amqtt is not installed: pip install amqtt==0.12.1")
+        self.proc = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "log"), "ab"))
+        wait_port(self.port, timeout=30, proc=self.proc)
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def any_broker():
+    """Mosquitto when it is installed, else amqtt; (broker, name)."""
+    try:
+        mosquitto_path()
+        return Mosquitto().start(), "mosquitto"
+    except RuntimeError:
+        return Amqtt().start(), "amqtt"
