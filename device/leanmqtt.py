@@ -85,17 +85,42 @@ def _bytes(s):
 
 
 def _check_topic(t, filter):
-    # 1..65535 bytes (MQTT-4.7.3-1, MQTT-1.5.3-1) and no U+0000 (MQTT-1.5.3-2). A topic
-    # name, the will's too, has no wildcards (MQTT-3.3.2-2). In a filter '#' is last and
-    # alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3).
-    # A loop over bytes does not allocate in MicroPython.
+    # 1..65535 bytes (MQTT-4.7.3-1, MQTT-1.5.3-1) of well-formed UTF-8, no surrogates
+    # (MQTT-1.5.3-1), no U+0000 (MQTT-1.5.3-2). A topic name, the will's too, has no
+    # wildcards (MQTT-3.3.2-2). In a filter '#' is last and alone in its level
+    # (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3). Loops over bytes do not
+    # allocate in MicroPython.
     n = len(t)
     if not 0 < n < 65536:
         raise ValueError("topic length")
     prev = 47  # '/'
+    need = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode table 3-7)
     for i in range(n):
         c = t[i]
-        if c == 0 or (c == 35 or c == 43) and (
+        if need:
+            if not lo <= c <= hi:
+                raise ValueError("bad UTF-8")
+            need -= 1
+            lo, hi = 0x80, 0xBF
+        elif c > 127:
+            lo, hi = 0x80, 0xBF
+            if 0xC2 <= c <= 0xDF:
+                need = 1
+            elif 0xE0 <= c <= 0xEF:
+                need = 2
+                if c == 0xE0:
+                    lo = 0xA0  # no overlong form
+                if c == 0xED:
+                    hi = 0x9F  # no surrogates
+            elif 0xF0 <= c <= 0xF4:
+                need = 3
+                if c == 0xF0:
+                    lo = 0x90
+                if c == 0xF4:
+                    hi = 0x8F  # nothing above U+10FFFF
+            else:
+                raise ValueError("bad UTF-8")
+        elif c == 0 or (c == 35 or c == 43) and (
             not filter
             or prev != 47
             or c == 35 and i != n - 1
@@ -103,6 +128,8 @@ def _check_topic(t, filter):
         ):
             raise ValueError("bad topic")
         prev = c
+    if need:
+        raise ValueError("bad UTF-8")
 
 
 def _header(buf, op, rl):
@@ -130,6 +157,7 @@ def _str(buf, i, s):
 class MQTTClient:
     backoff_min = 500  # ms before the first reconnect; doubles, with jitter, up to the max
     backoff_max = 30000
+    max_skip = 65536  # an incoming PUBLISH above rxsize is skipped up to this, else refused
 
     def __init__(
         self,
@@ -286,6 +314,9 @@ class MQTTClient:
                     b[n & 3] |= 8
                     self._send(b, n & 3, n >> 2)
             return sp
+        except MQTTException:
+            self._fail()  # refused, or a malformed reply: closed, then raised
+            raise
         except OSError as e:
             self._fail(e)
 
@@ -391,10 +422,15 @@ class MQTTClient:
             rl |= (b & 127) << sh
             sh += 7
         self._rx_t = ticks_ms()
+        if (op == 0x20) != (self._want == 0x20):
+            # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol error.
+            raise MQTTException("bad packet", op)
         if op & 0xF0 == 0x30:  # PUBLISH
             qos = op >> 1 & 3
             if qos > 1:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
                 raise MQTTException("bad packet", op)
+            if rl > self.max_skip:  # refused before reading: nothing of it is allocated
+                raise MQTTException("packet too large", op)
             m = len(rx)
             self._read(min(rl, m))
             tl = rx[0] << 8 | rx[1]
@@ -439,8 +475,8 @@ class MQTTClient:
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
             self._rrc = rx[2]
-        elif op == 0x20 and rl == 2 and self._want == 0x20 and not rx[0] & 0xFE:
-            pass  # CONNACK, only in connect(); other flags are reserved (MQTT-3.2.2.1)
+        elif op == 0x20 and rl == 2 and not rx[0] & 0xFE:
+            pass  # CONNACK, in connect(); its other flags are reserved (MQTT-3.2.2.1)
         else:
             raise MQTTException("bad packet", op)
         self._rop = op
@@ -547,7 +583,7 @@ class MQTTClient:
                 # Plain mode: return once the PUBACK came, as umqtt.simple does.
                 while self._spid[k]:
                     self._step(self._rto)
-        except OSError as e:
+        except (OSError, MQTTException) as e:
             self._fail(e)
         return True
 
@@ -596,12 +632,15 @@ class MQTTClient:
             while not (self._rop == op and self._rpid == pid):
                 self._step(self._rto)
             self._want = 0
-        except OSError as e:
+        except (OSError, MQTTException) as e:
             if again:
                 raise
             return self._fail(e)
         if op == 0x90 and self._rrc == 0x80:
-            raise MQTTException("subscription refused", topic)
+            e = MQTTException("subscription refused", topic)
+            if not again:
+                raise e
+            self.log("mqtt:", e)  # on a reconnect: publishing goes on
 
     # -- servicing the link ------------------------------------------------------------
 

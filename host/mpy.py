@@ -16,9 +16,12 @@ def micropython_path():
     return p
 
 
-def env(path=(), board="unix", extra=None):
-    """MICROPYPATH: the frozen modules first, then device/, the board, and extra folders."""
+def env(path=(), board="unix", extra=None, only=None):
+    """MICROPYPATH: the frozen modules first, then device/, the board, and extra folders;
+    or, with only=DIR, DIR alone (a folder of built .mpy files, as on a board)."""
     parts = [".frozen", DEVICE, os.path.join(ROOT, "boards", board)] + list(path)
+    if only:
+        parts = [".frozen", only]
     e = dict(os.environ)
     e["MICROPYPATH"] = ":".join(parts)
     e.update(extra or {})
@@ -32,10 +35,10 @@ def cmd(script, args=(), heap=None):
     return c + [script] + [str(a) for a in args]
 
 
-def run(script, args=(), heap=None, path=(), timeout=120, check=True, extra_env=None):
+def run(script, args=(), heap=None, path=(), timeout=120, check=True, extra_env=None, only=None):
     """Runs a script to its end; returns CompletedProcess with text stdout/stderr."""
     p = subprocess.run(
-        cmd(script, args, heap), env=env(path, extra=extra_env), capture_output=True,
+        cmd(script, args, heap), env=env(path, extra=extra_env, only=only), capture_output=True,
         text=True, timeout=timeout,
     )
     if check and p.returncode != 0:
@@ -56,3 +59,20 @@ def start(script, args=(), heap=None, path=(), extra_env=None):
         text=True,
         bufsize=1,
     )
+
+
+_built = {}
+
+
+def built(board="unix"):
+    """A folder with device/ and the board compiled to .mpy (built once per process)."""
+    if board not in _built:
+        import tempfile
+
+        sys.path.insert(0, ROOT)
+        from tools.build import build
+
+        out = tempfile.mkdtemp(prefix="leanmqtt-mpy-")
+        build(board, out)
+        _built[board] = out
+    return _built[board]

@@ -1,0 +1,29 @@
+# Bad arguments: a ValueError before anything is sent. Prints one verdict per case.
+from leanmqtt import MQTTClient
+
+TOPICS = [b"", b"a/+", b"a/#", b"#", b"a\x00b", b"\xff", b"a\xc3", b"\xed\xa0\x80", b"\xc0\xaf",
+          b"\xf4\x90\x80\x80", b"caf\xc3\xa9", b"\xf0\x9f\x98\x80", b"x" * 65536, b"ok/topic"]
+FILTERS = [b"a/#", b"#", b"+", b"+/+/#", b"a+/b", b"a/#/b", b"a/b#", b"a/+b", b"\xed\xa0\x80/#"]
+c = MQTTClient("dev-check", "127.0.0.1", 1, bufsize=70000)
+
+
+def verdict(f, *a):
+    try:
+        f(*a)
+        return "ok"
+    except ValueError:
+        return "ValueError"
+    except OSError:
+        return "ok"  # the checks passed; there is no connection to send on
+
+
+for t in TOPICS:
+    print("publish", t[:8].hex() or "-", len(t), verdict(c.publish, t, b"x"))
+for t in FILTERS:
+    print("subscribe", t.hex(), verdict(c._sub, 0x82, t, 0, True))
+print("qos2", verdict(c.publish, b"a", b"x", False, 2))
+print("will", verdict(c.set_last_will, b"a/#", b"x"))
+c2 = MQTTClient("", "127.0.0.1", 1)
+print("empty_id_persistent", verdict(c2.connect, False))
+c3 = MQTTClient("x", "127.0.0.1", 1, password="p")
+print("password_without_user", verdict(c3.connect))
