@@ -253,6 +253,9 @@ class MQTTClient:
         except OSError as e:
             s.close()
             return self._fail(e)
+        except Exception:  # a certificate that does not verify: ValueError on MicroPython
+            s.close()
+            raise
         if _CPY:
             s = _Stream(s)
         self.sock = s
@@ -671,9 +674,10 @@ class MQTTClient:
                     self.reconnects += 1
                     try:
                         self.connect(self._clean)
-                    except MQTTException as e:
-                        # A refusal (bad credentials, not authorised) does not heal by
-                        # quick retries: log it, and wait the longest backoff.
+                    except (MQTTException, ValueError) as e:
+                        # A refusal (bad credentials, not authorised, a certificate that
+                        # does not verify) does not heal by quick retries: log it, and
+                        # wait the longest backoff.
                         self._fail(e)
                         self._delay = self.backoff_max
                     if not self.sock:
