@@ -77,7 +77,7 @@ class MQTTException(Exception):
 
 
 # CONNACK return codes 1-5 (MQTT 3.1.1, table 3.1)
-_REFUSED = "?|unacceptable protocol version|identifier rejected|server unavailable|bad user name or password|not authorized"
+_REFUSED = "?|unacceptable protocol version|identifier rejected|server unavailable|bad user name or password|not authorized|refused"
 
 
 def _bytes(s):
@@ -91,45 +91,35 @@ def _check_topic(t, filter):
     # (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3). Loops over bytes do not
     # allocate in MicroPython.
     n = len(t)
-    if not 0 < n < 65536:
-        raise ValueError("topic length")
+    bad = False
     prev = 47  # '/'
-    need = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode table 3-7)
+    need = lo = hi = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode 3-7)
     for i in range(n):
         c = t[i]
         if need:
-            if not lo <= c <= hi:
-                raise ValueError("bad UTF-8")
+            bad = not lo <= c <= hi
             need -= 1
             lo, hi = 0x80, 0xBF
         elif c > 127:
-            lo, hi = 0x80, 0xBF
-            if 0xC2 <= c <= 0xDF:
-                need = 1
-            elif 0xE0 <= c <= 0xEF:
-                need = 2
-                if c == 0xE0:
-                    lo = 0xA0  # no overlong form
-                if c == 0xED:
-                    hi = 0x9F  # no surrogates
-            elif 0xF0 <= c <= 0xF4:
-                need = 3
-                if c == 0xF0:
-                    lo = 0x90
-                if c == 0xF4:
-                    hi = 0x8F  # nothing above U+10FFFF
-            else:
-                raise ValueError("bad UTF-8")
-        elif c == 0 or (c == 35 or c == 43) and (
-            not filter
-            or prev != 47
-            or c == 35 and i != n - 1
-            or c == 43 and i + 1 < n and t[i + 1] != 47
-        ):
-            raise ValueError("bad topic")
+            # C2-DF lead 2 bytes, E0-EF 3, F0-F4 4; 80-C1 and F5-FF lead nothing. After
+            # E0 and F0 no overlong form, after ED no surrogate, after F4 no more than
+            # U+10FFFF.
+            need = (c > 0xC1) + (c > 0xDF) + (c > 0xEF) - 9 * (c > 0xF4)
+            bad = need < 1
+            lo = 0xA0 if c == 0xE0 else 0x90 if c == 0xF0 else 0x80
+            hi = 0x9F if c == 0xED else 0x8F if c == 0xF4 else 0xBF
+        else:
+            bad = c == 0 or (c == 35 or c == 43) and (
+                not filter
+                or prev != 47
+                or c == 35 and i != n - 1
+                or c == 43 and i + 1 < n and t[i + 1] != 47
+            )
+        if bad:
+            break
         prev = c
-    if need:
-        raise ValueError("bad UTF-8")
+    if bad or need or not 0 < n < 65536:
+        raise ValueError("bad topic", t)
 
 
 def _header(buf, op, rl):
@@ -207,7 +197,7 @@ class MQTTClient:
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._head = self._n = self._pid = 0
-        self._subs = []  # [topic, qos], restored when the broker has no session for us
+        self._subs = {}  # topic: qos, restored when the broker has no session for us
         self._clean = True
         self._up = False  # the user wants a connection
         self._delay = self._retry_t = 0
@@ -243,70 +233,62 @@ class MQTTClient:
         self._up = True
         self._fail()
         to = self._to if timeout is None else int(timeout * 1000)
-        s = socket.socket()
+        self.sock = s = socket.socket()
         try:
+            # Every write is a whole packet, so Nagle only delays: a QoS 1 PUBLISH right
+            # after a QoS 0 one would wait for the broker's delayed ACK (~40 ms).
+            s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)  # IPPROTO_TCP
             s.settimeout(to / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
             if self.ssl:
-                s = self.ssl.wrap_socket(s, server_hostname=self.server)
+                self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)
             s.setblocking(False)
-        except OSError as e:
-            s.close()
-            return self._fail(e)
-        except Exception:  # a certificate that does not verify: ValueError on MicroPython
-            s.close()
-            raise
-        if _CPY:
-            s = _Stream(s)
-        self.sock = s
-        self._p = select.poll()
-        self._p.register(s, 1)  # POLLIN
-        self._tx_t = self._rx_t = self._wt = ticks_ms()
-        self._pinging = False
-        self._want = 0
-        # CONNECT (MQTT-3.1): protocol name "MQTT", level 4 (MQTT-3.1.2-1, -2), flags,
-        # keepalive, then the payload fields in the order of MQTT-3.1.3-1.
-        lw, user, pswd = self.lw_topic, self.user, self.pswd
-        rl = 12 + len(self.client_id)
-        if lw:
-            rl += 4 + len(lw) + len(self.lw_msg)
-        if user:
-            rl += 2 + len(user)
-        if pswd:
-            rl += 2 + len(pswd)
-        buf = self._tx if rl + 5 <= len(self._tx) else bytearray(rl + 5)
-        buf[5:12] = b"\0\x04MQTT\x04"
-        # Will QoS and retain are set only with the will flag (MQTT-3.1.2-11, -13, -15).
-        f = self._clean << 1 | (0x80 if user else 0) | (0x40 if pswd else 0)
-        if lw:
-            f |= 4 | self.lw_qos << 3 | self.lw_retain << 5
-        buf[12] = f
-        struct.pack_into("!H", buf, 13, self.keepalive)
-        i = _str(buf, 15, self.client_id)
-        if lw:
-            i = _str(buf, _str(buf, i, lw), self.lw_msg)
-        if user:
-            i = _str(buf, i, user)
-        if pswd:
-            i = _str(buf, i, pswd)
-        h = _header(buf, 0x10, rl)
-        try:
+            if _CPY:
+                self.sock = s = _Stream(s)
+            self._p = select.poll()
+            self._p.register(s, 1)  # POLLIN
+            self._tx_t = self._rx_t = self._wt = ticks_ms()
+            self._pinging = False
+            self._want = 0x20  # CONNACK, and nothing else, may come now (MQTT-3.2.0-1)
+            # CONNECT (MQTT-3.1): protocol name "MQTT", level 4 (MQTT-3.1.2-1, -2), flags,
+            # keepalive, then the payload fields in the order of MQTT-3.1.3-1.
+            lw, user, pswd = self.lw_topic, self.user, self.pswd
+            rl = 12 + len(self.client_id)
+            if lw:
+                rl += 4 + len(lw) + len(self.lw_msg)
+            if user:
+                rl += 2 + len(user)
+            if pswd:
+                rl += 2 + len(pswd)
+            buf = self._tx if rl + 5 <= len(self._tx) else bytearray(rl + 5)
+            buf[5:12] = b"\0\x04MQTT\x04"
+            # Will QoS and retain are set only with the will flag (MQTT-3.1.2-11, -13, -15).
+            f = self._clean << 1 | (0x80 if user else 0) | (0x40 if pswd else 0)
+            if lw:
+                f |= 4 | self.lw_qos << 3 | self.lw_retain << 5
+            buf[12] = f
+            struct.pack_into("!H", buf, 13, self.keepalive)
+            i = _str(buf, 15, self.client_id)
+            if lw:
+                i = _str(buf, _str(buf, i, lw), self.lw_msg)
+            if user:
+                i = _str(buf, i, user)
+            if pswd:
+                i = _str(buf, i, pswd)
+            h = _header(buf, 0x10, rl)
             self._send(buf, h, i - h)
-            # The server's first packet is CONNACK (MQTT-3.2.0-1), due within timeout.
-            self._want = 0x20
-            if not self._wait(to):
+            if not self._wait(to):  # CONNACK is due within timeout
                 raise OSError("no CONNACK")
             self._recv()
             self._want = 0
             sp, rc = self._rx[0], self._rx[1]
             if rc:
-                self._fail()
-                raise MQTTException(rc, _REFUSED.split("|")[rc] if rc < 6 else "refused")
+                raise MQTTException(rc, _REFUSED.split("|")[min(rc, 6)])
             self._delay = 0
             if not sp:
                 # No session (MQTT-3.2.2-1, -2): the broker forgot our subscriptions.
-                for t, q in self._subs:
-                    self._sub(0x82, t, q, True)
+                for t in self._subs:
+                    self._sub(0x82, t, self._subs[t], True)
             # Resend what was never acked, in order, with the same packet id and DUP set
             # (MQTT-4.4.0-1, MQTT-3.3.1-1, MQTT-4.6.0-1).
             m = len(self._slot)
@@ -317,11 +299,13 @@ class MQTTClient:
                     b[n & 3] |= 8
                     self._send(b, n & 3, n >> 2)
             return sp
-        except MQTTException:
-            self._fail()  # refused, or a malformed reply: closed, then raised
-            raise
         except OSError as e:
             self._fail(e)
+        except Exception:
+            # Refused, a malformed reply (MQTTException), or a certificate that does not
+            # verify (ValueError on MicroPython): closed, then raised.
+            self._fail()
+            raise
 
     def disconnect(self):
         # DISCONNECT, then close (MQTT-3.14.4-1); the broker drops the will (MQTT-3.1.2-10).
@@ -419,7 +403,7 @@ class MQTTClient:
         sh = 7
         while b & 128:
             if sh > 21:  # at most four length bytes (MQTT-2.2.3)
-                raise MQTTException("bad length", op)
+                raise MQTTException("bad packet", op)
             self._read(1)
             b = rx[0]
             rl |= (b & 127) << sh
@@ -439,7 +423,7 @@ class MQTTClient:
             tl = rx[0] << 8 | rx[1]
             at = 2 + tl + 2 * qos
             if at > rl or at > m:
-                raise MQTTException("bad topic length", op)
+                raise MQTTException("bad packet", op)
             pid = rx[at - 2] << 8 | rx[at - 1]
             if rl > m:
                 # Larger than rxsize: skipped without allocating what the header claims,
@@ -465,14 +449,11 @@ class MQTTClient:
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2).
         if op == 0x40 and rl == 2:  # PUBACK: free its slot, then the ring's acked head.
             # Brokers ack in order (MQTT-4.6.0-2); one out of order only frees later.
-            m = len(self._slot)
-            for j in range(self._n):
-                k = (self._head + j) % m
-                if self._spid[k] == pid:
-                    self._spid[k] = 0
-                    break
+            # Slots outside the ring hold 0, so a match is in flight (pids are never 0).
+            if pid in self._spid:
+                self._spid[self._spid.index(pid)] = 0
             while self._n and not self._spid[self._head]:
-                self._head = (self._head + 1) % m
+                self._head = (self._head + 1) % len(self._slot)
                 self._n -= 1
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
@@ -600,17 +581,14 @@ class MQTTClient:
         # SUBSCRIBE (op 0x82) or UNSUBSCRIBE (0xA2), then wait for SUBACK / UNSUBACK. The
         # subscriptions are remembered, to be made again when a reconnect finds no session
         # (again=True: that is being done now, and a network error goes to connect()).
-        topic = _bytes(topic)
+        topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
         _check_topic(topic, True)
         if qos > 1:
             raise ValueError("qos")
         if not again:
-            for s in self._subs:
-                if s[0] == topic:
-                    self._subs.remove(s)
-                    break
+            self._subs.pop(topic, None)
             if qos >= 0:
-                self._subs.append((topic, qos))
+                self._subs[topic] = qos
         if not self.sock:
             return
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
@@ -640,10 +618,9 @@ class MQTTClient:
                 raise
             return self._fail(e)
         if op == 0x90 and self._rrc == 0x80:
-            e = MQTTException("subscription refused", topic)
-            if not again:
-                raise e
-            self.log("mqtt:", e)  # on a reconnect: publishing goes on
+            if again:  # on a reconnect: said, and publishing goes on
+                return self.log("mqtt: subscription refused", topic)
+            raise MQTTException("subscription refused", topic)
 
     # -- servicing the link ------------------------------------------------------------
 
@@ -682,7 +659,6 @@ class MQTTClient:
                         self._delay = self.backoff_max
                     if not self.sock:
                         continue
-                    self.log("mqtt: connected")
                 r = self._step(left if left > 0 else 0)
                 if r is not None:
                     op = r

@@ -51,6 +51,8 @@ class App:
         c = self.client
         if c.isconnected() and self.online != c.reconnects:
             # After each (re)connect: the will may have fired, so say "online" again.
+            if self.online >= 0:
+                log("connected again, %d readings waiting to be resent" % c.pending())
             self.online = c.reconnects
             c.publish(self.status, b"online", retain=True, qos=1)
         self.seq += 1

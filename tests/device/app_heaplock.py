@@ -25,5 +25,9 @@ try:
     cycles(n)
 finally:
     micropython.heap_unlock()
+for _ in range(100):  # the last PUBACK, within a second
+    if not app.client.pending():
+        break
+    app.client.poll(10)
 print("ok", app.seq, app.errors, app.client.pending())
 app.client.disconnect()

@@ -28,7 +28,18 @@ i = 0
 refused = 0
 next_t = ticks_ms()
 deadline = ticks_ms() + 120000
+was_up = True
+
+
+def watch_link():
+    global was_up
+    if c.isconnected() != was_up:
+        was_up = not was_up
+        print("event", ticks_diff(ticks_ms(), t0), "up" if was_up else "down")
+
+
 while i < count and ticks_diff(deadline, ticks_ms()) > 0:
+    watch_link()
     if ticks_diff(ticks_ms(), next_t) >= 0:
         n = i
         for k in range(5, -1, -1):  # the number as 6 ASCII digits, in place
@@ -47,6 +58,7 @@ print("published", i, "refused", refused)
 end = ticks_ms() + idle
 while ticks_diff(end, ticks_ms()) > 0:
     c.poll(50)
+    watch_link()
 end = ticks_ms() + 30000
 while c.pending() and ticks_diff(end, ticks_ms()) > 0:
     c.poll(50)
