@@ -85,11 +85,12 @@ def _bytes(s):
 
 
 def _check_topic(t, filter):
-    # 1..65535 bytes (MQTT-4.7.3-1, MQTT-1.5.3-1) of well-formed UTF-8, no surrogates
-    # (MQTT-1.5.3-1), no U+0000 (MQTT-1.5.3-2). A topic name, the will's too, has no
-    # wildcards (MQTT-3.3.2-2). In a filter '#' is last and alone in its level
-    # (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3). Loops over bytes do not
-    # allocate in MicroPython.
+    # 1..65535 bytes (MQTT-4.7.3-1, MQTT-4.7.3-3) of well-formed UTF-8 without surrogates
+    # (MQTT-1.5.3-1; for names, filters and the will topic: MQTT-3.3.2-1, MQTT-3.8.3-1,
+    # MQTT-3.10.3-1, MQTT-3.1.3-10), no U+0000 (MQTT-1.5.3-2, MQTT-4.7.3-2). A topic name,
+    # the will's too, has no wildcards (MQTT-3.3.2-2, MQTT-4.7.1-1). In a filter '#' is
+    # last and alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3).
+    # Loops over bytes do not allocate in MicroPython.
     n = len(t)
     bad = False
     prev = 47  # '/'
@@ -123,7 +124,8 @@ def _check_topic(t, filter):
 
 
 def _header(buf, op, rl):
-    # Fixed header (MQTT-2.2): the type byte, then the remaining length in 1-4 bytes of 7
+    # Fixed header (MQTT-2.2): the type byte with its flags as table 2.2 sets them
+    # (MQTT-2.2.2-1: callers pass 0x10, 0x30|flags, 0x82, 0xA2), then the remaining length in 1-4 bytes of 7
     # bits, low first (MQTT-2.2.3). Written to end at offset 5, where the variable header
     # starts; returns where the packet starts.
     if rl > 268435455:
@@ -190,7 +192,8 @@ class MQTTClient:
         self._tx = bytearray(bufsize)
         self._rx = bytearray(rxsize)
         # The QoS 1 store: `inflight` slots of bufsize bytes, a ring in publish order, each
-        # holding a whole PUBLISH packet that can be resent as it is.
+        # holding a whole PUBLISH packet that can be resent as it is. It is the client's
+        # session state (MQTT-4.1.0-1), kept across reconnects; in RAM, so not across resets.
         self._slot = []
         for _ in range(inflight):
             self._slot.append(bytearray(bufsize))
@@ -250,8 +253,9 @@ class MQTTClient:
             self._tx_t = self._rx_t = self._wt = ticks_ms()
             self._pinging = False
             self._want = 0x20  # CONNACK, and nothing else, may come now (MQTT-3.2.0-1)
-            # CONNECT (MQTT-3.1): protocol name "MQTT", level 4 (MQTT-3.1.2-1, -2), flags,
-            # keepalive, then the payload fields in the order of MQTT-3.1.3-1.
+            # CONNECT, the first packet on the connection (MQTT-3.1.0-1): protocol name
+            # "MQTT" and level 4 (sections 3.1.2.1-2), flags, keepalive, then the payload
+            # in the order of MQTT-3.1.3-1, the client id first (MQTT-3.1.3-3).
             lw, user, pswd = self.lw_topic, self.user, self.pswd
             rl = 12 + len(self.client_id)
             if lw:
@@ -262,7 +266,10 @@ class MQTTClient:
                 rl += 2 + len(pswd)
             buf = self._tx if rl + 5 <= len(self._tx) else bytearray(rl + 5)
             buf[5:12] = b"\0\x04MQTT\x04"
-            # Will QoS and retain are set only with the will flag (MQTT-3.1.2-11, -13, -15).
+            # Will QoS and retain only with the will flag (MQTT-3.1.2-11, MQTT-3.1.2-13,
+            # MQTT-3.1.2-15); the will topic and message are there exactly when it is set
+            # (MQTT-3.1.2-9), the user name and password exactly when their flags are
+            # (MQTT-3.1.2-18, MQTT-3.1.2-19, MQTT-3.1.2-20, MQTT-3.1.2-21).
             f = self._clean << 1 | (0x80 if user else 0) | (0x40 if pswd else 0)
             if lw:
                 f |= 4 | self.lw_qos << 3 | self.lw_retain << 5
@@ -290,7 +297,7 @@ class MQTTClient:
                 for t in self._subs:
                     self._sub(0x82, t, self._subs[t], True)
             # Resend what was never acked, in order, with the same packet id and DUP set
-            # (MQTT-4.4.0-1, MQTT-3.3.1-1, MQTT-4.6.0-1).
+            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1).
             m = len(self._slot)
             for j in range(self._n):
                 k = (self._head + j) % m
@@ -308,7 +315,8 @@ class MQTTClient:
             raise
 
     def disconnect(self):
-        # DISCONNECT, then close (MQTT-3.14.4-1); the broker drops the will (MQTT-3.1.2-10).
+        # DISCONNECT, then close at once (MQTT-3.14.4-1, MQTT-3.14.4-2); the broker drops
+        # the will (MQTT-3.1.2-10).
         self._up = False
         if self.sock:
             try:
@@ -324,8 +332,9 @@ class MQTTClient:
         return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
 
     def _fail(self, e=None):
-        # Closes the socket. With an error, the link broke: re-raised in plain mode; with
-        # reconnect=True logged, and poll() redials after a backoff with jitter.
+        # Closes the socket. With an error, the link broke and is closed (MQTT-4.8.0-2):
+        # re-raised in plain mode; with reconnect=True logged, and poll() redials after a
+        # backoff with jitter.
         if self.sock:
             try:
                 self.sock.close()
@@ -435,7 +444,10 @@ class MQTTClient:
                 self.log("mqtt: dropped a %d-byte message, rxsize is %d" % (rl, m))
             elif self.cb:
                 self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
-            if qos:  # PUBACK after delivery (MQTT-3.3.4-1)
+            if qos:
+                # PUBACK with its id (MQTT-2.3.1-6), after delivery (MQTT-3.3.4-1,
+                # MQTT-4.3.2-2), in the order received (MQTT-4.6.0-2), also for a message
+                # that was skipped (MQTT-4.5.0-2).
                 b = self._tx
                 b[0] = 0x40
                 b[1] = 2
@@ -446,9 +458,10 @@ class MQTTClient:
             raise MQTTException("bad packet", op)
         self._read(rl)
         pid = rx[0] << 8 | rx[1]
-        # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2).
+        # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
+        # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
         if op == 0x40 and rl == 2:  # PUBACK: free its slot, then the ring's acked head.
-            # Brokers ack in order (MQTT-4.6.0-2); one out of order only frees later.
+            # Acks come in order; one out of order frees its slot once the head is acked.
             # Slots outside the ring hold 0, so a match is in flight (pids are never 0).
             if pid in self._spid:
                 self._spid[self._spid.index(pid)] = 0
@@ -460,7 +473,7 @@ class MQTTClient:
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
             self._rrc = rx[2]
         elif op == 0x20 and rl == 2 and not rx[0] & 0xFE:
-            pass  # CONNACK, in connect(); its other flags are reserved (MQTT-3.2.2.1)
+            pass  # CONNACK, in connect(); its other flags are reserved (section 3.2.2.1)
         else:
             raise MQTTException("bad packet", op)
         self._rop = op
@@ -478,7 +491,8 @@ class MQTTClient:
 
     def _step(self, ms):
         # Waits up to ms for a packet and handles it; then the keepalive's work. The
-        # broker wants a packet from us within each keepalive (MQTT-3.1.2-23), we want
+        # broker wants a packet from us within each keepalive (MQTT-3.1.2-23), or drops us
+        # after one and a half (MQTT-3.1.2-24); we want
         # proof that the link lives: any packet from the broker is proof, so PINGREQ goes
         # out only after a keepalive with nothing sent or nothing heard. While QoS 1 flows
         # and is acked, no PINGREQ at all.
@@ -538,11 +552,13 @@ class MQTTClient:
         else:
             raise OSError("not connected")
         # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
-        # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2).
+        # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2, MQTT-4.3.1-1,
+        # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5).
         h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + 2 * qos + ml)
         i = _str(buf, 5, topic)
         if qos:
-            self._pid = pid = self._pid % 65535 + 1  # never 0 (MQTT-2.3.1-1)
+            # Never 0 (MQTT-2.3.1-1); unused, as the ring holds fewer than 65535 (MQTT-2.3.1-2)
+            self._pid = pid = self._pid % 65535 + 1
             struct.pack_into("!H", buf, i, pid)
             i += 2
         whole = i + ml <= len(buf)

@@ -1,0 +1,248 @@
+"""The client's bytes against MQTT 3.1.1's rules, checked packet by packet on CPython (the
+same file the device runs), with a recording peer on loopback. tests/CONFORMANCE.md maps
+each rule to these and the other tests."""
+import os
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+import leanmqtt
+from conftest import ROOT
+
+
+def split(data):
+    out = []
+    while len(data) >= 2:
+        n, mult, i = 0, 1, 1
+        while True:
+            b = data[i]
+            n += (b & 127) * mult
+            mult *= 128
+            i += 1
+            if not b & 128:
+                break
+        if len(data) < i + n:
+            break
+        out.append((data[0], data[i : i + n]))
+        data = data[i + n :]
+    return out, data
+
+
+class Peer:
+    """Answers CONNECT, SUBSCRIBE, UNSUBSCRIBE, QoS 1 PUBLISH and PINGREQ as a broker
+    would, records every packet the client sends, and can send packets of its own."""
+
+    def __init__(self, session_present=0):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.port = self.srv.getsockname()[1]
+        self.packets = []  # (type byte, body)
+        self.closed = threading.Event()
+        self.conn = None
+        self.sp = session_present
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        c, _ = self.srv.accept()
+        self.conn = c
+        buf = b""
+        while True:
+            try:
+                d = c.recv(4096)
+            except OSError:
+                d = b""
+            if not d:
+                self.closed.set()
+                return
+            pkts, buf = split(buf + d)
+            for op, body in pkts:
+                self.packets.append((op, body))
+                if op == 0x10:
+                    c.sendall(bytes([0x20, 2, self.sp, 0]))
+                elif op == 0x82:
+                    c.sendall(b"\x90\x03" + body[:2] + b"\x01")
+                elif op == 0xA2:
+                    c.sendall(b"\xb0\x02" + body[:2])
+                elif op & 0xF6 == 0x32:
+                    tl = body[0] << 8 | body[1]
+                    c.sendall(b"\x40\x02" + body[2 + tl : 4 + tl])
+                elif op == 0xC0:
+                    c.sendall(b"\xd0\x00")
+
+    def types(self):
+        return [op for op, _ in self.packets]
+
+
+def client(peer, **kw):
+    c = leanmqtt.MQTTClient(kw.pop("client_id", "conf"), "127.0.0.1", peer.port, **kw)
+    c.set_callback(lambda t, m: None)
+    return c
+
+
+def connect_packet(**kw):
+    peer = Peer()
+    c = client(peer, **kw.pop("client", {}))
+    for k, v in kw.items():
+        getattr(c, k)(*v)
+    c.connect()
+    c.disconnect()
+    peer.closed.wait(5)
+    return peer.packets[0]
+
+
+def test_first_packet_is_connect_mqtt_level_4():  # MQTT-3.1.0-1, 3.1.2.1-2
+    op, body = connect_packet()
+    assert op == 0x10
+    assert body[:7] == b"\x00\x04MQTT\x04"
+
+
+def test_connect_flags_and_payload_order():  # MQTT-3.1.2-9, -11, -13, -15, -18..-22, MQTT-3.1.3-1, -3
+    op, body = connect_packet(client={"client_id": "cid", "user": "u", "password": "p"},
+                              set_last_will=(b"w/t", b"bye", True, 1))
+    flags = body[7]
+    assert flags & 0x01 == 0  # reserved
+    assert flags & 0x04 and (flags >> 3) & 3 == 1 and flags & 0x20  # will, its QoS, retain
+    assert flags & 0x80 and flags & 0x40  # user name, password
+    assert body[10:] == b"\x00\x03cid\x00\x03w/t\x00\x03bye\x00\x01u\x00\x01p"
+
+    op, body = connect_packet(client={"client_id": "cid"})
+    assert body[7] & 0xFC == 0  # no will: will QoS and retain 0; no user, no password
+    assert body[10:] == b"\x00\x03cid"
+
+
+def test_password_without_user_and_empty_id_without_clean_session_are_refused():
+    # MQTT-3.1.2-22, MQTT-3.1.3-7: nothing is sent, not even a TCP connection.
+    c = leanmqtt.MQTTClient("x", "127.0.0.1", 1, password="p")
+    with pytest.raises(ValueError):
+        c.connect()
+    with pytest.raises(ValueError):
+        leanmqtt.MQTTClient("", "127.0.0.1", 1).connect(clean_session=False)
+
+
+def test_publish_ids_flags_and_order():
+    # MQTT-2.3.1-1, -2, -5, MQTT-3.3.1-2, MQTT-4.3.1-1, MQTT-4.3.2-1
+    peer = Peer()
+    c = client(peer, reconnect=True, inflight=4)
+    c.connect()
+    c.publish(b"t", b"q0")
+    for i in range(6):
+        c.publish(b"t", b"q1-%d" % i, qos=1)
+    for _ in range(50):
+        c.poll(20)
+        if not c.pending():
+            break
+    pubs = [(op, body) for op, body in peer.packets if op & 0xF0 == 0x30]
+    op, body = pubs[0]
+    assert op == 0x30 and body == b"\x00\x01tq0"  # QoS 0: DUP 0, no packet id
+    ids = []
+    for op, body in pubs[1:]:
+        assert op == 0x32  # QoS 1, DUP 0, retain 0
+        ids.append(body[3] << 8 | body[4])
+    assert 0 not in ids and len(set(ids)) == len(ids) == 6  # non-zero, each unused
+    assert [b[5:] for _, b in pubs[1:]] == [b"q1-%d" % i for i in range(6)]  # in order
+    c.disconnect()
+
+
+def test_subscribe_and_unsubscribe_packets():
+    # MQTT-3.8.1-1, MQTT-3.8.3-1, -3, MQTT-3.10.1-1, MQTT-3.10.3-1, -2, MQTT-2.3.1-7
+    peer = Peer()
+    c = client(peer)
+    c.connect()
+    c.subscribe("a/+/c", 1)
+    c.unsubscribe("a/+/c")
+    sub = [b for op, b in peer.packets if op == 0x82][0]
+    unsub = [b for op, b in peer.packets if op == 0xA2][0]
+    assert sub[2:] == b"\x00\x05a/+/c\x01" and sub[:2] != b"\x00\x00"
+    assert unsub[2:] == b"\x00\x05a/+/c"
+    c.disconnect()
+
+
+def test_incoming_qos1_acked_with_its_id_in_order_even_when_skipped():
+    # MQTT-3.3.4-1, MQTT-4.3.2-2, MQTT-4.5.0-2, MQTT-4.6.0-2
+    peer = Peer()
+    got = []
+    c = client(peer, rxsize=64)
+    c.set_callback(lambda t, m: got.append(m))
+    c.connect()
+    while peer.conn is None:
+        time.sleep(0.01)
+    big = b"x" * 200  # larger than rxsize: skipped, but acked
+    for pid, msg in ((7, b"one"), (8, big), (9, b"three")):
+        body = b"\x00\x01t" + bytes([0, pid]) + msg
+        peer.conn.sendall(b"\x32" + (bytes([len(body)]) if len(body) < 128 else bytes([len(body) & 127 | 128, len(body) >> 7])) + body)
+    for _ in range(50):
+        c.poll(20)
+        if len([1 for op, _ in peer.packets if op == 0x40]) == 3:
+            break
+    acks = [b for op, b in peer.packets if op == 0x40]
+    assert acks == [b"\x00\x07", b"\x00\x08", b"\x00\x09"]
+    assert got == [b"one", b"three"]
+    c.disconnect()
+
+
+def test_nothing_after_disconnect_and_the_connection_closes():  # MQTT-3.14.4-1, -2
+    peer = Peer()
+    c = client(peer)
+    c.connect()
+    c.disconnect()
+    assert peer.closed.wait(5)
+    assert peer.types()[-1] == 0xE0
+    with pytest.raises(OSError):
+        c.publish(b"t", b"x")
+
+
+def test_resend_after_reconnect_keeps_ids_sets_dup_in_order():
+    # MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1: the packets kept in the store
+    # go out again on the next connection, unchanged but for DUP.
+    c = leanmqtt.MQTTClient("conf", "127.0.0.1", 1, reconnect=True, inflight=4)
+    for i in range(3):
+        assert c.publish(b"t", b"m%d" % i, qos=1)  # offline: stored
+    peer = Peer(session_present=1)
+    c.port = peer.port
+    c.connect(clean_session=False)
+    for _ in range(50):
+        c.poll(20)
+        if not c.pending():
+            break
+    pubs = [(op, b) for op, b in peer.packets if op & 0xF0 == 0x30]
+    assert [op for op, _ in pubs] == [0x3A, 0x3A, 0x3A]  # DUP, QoS 1
+    assert [b[3:] for _, b in pubs] == [b"\x00\x01m0", b"\x00\x02m1", b"\x00\x03m2"]
+    c.disconnect()
+
+
+# -- the matrix itself -------------------------------------------------------------------
+
+MATRIX = os.path.join(ROOT, "tests", "CONFORMANCE.md")
+
+
+def matrix_rows():
+    rows = []
+    for line in open(MATRIX):
+        m = re.match(r"\| (MQTT-[\d.]+-\d+) \| (.*?) \| (enforced|relied on|n/a) \| (.*?) \| (.*?) \|", line)
+        if m:
+            rows.append(m.groups())
+    return rows
+
+
+def test_matrix_covers_sections_1_to_4_and_its_references_exist():
+    rows = matrix_rows()
+    ids = [r[0] for r in rows]
+    assert len(ids) == len(set(ids)) and len(ids) >= 100
+    code = open(os.path.join(ROOT, "device", "leanmqtt.py")).read()
+    cited = set(re.findall(r"MQTT-\d\.\d+\.\d+-\d+", code))
+    assert cited <= set(ids), cited - set(ids)  # every rule the code names is in the matrix
+    tests = ""
+    for f in os.listdir(os.path.join(ROOT, "tests")):
+        if f.endswith(".py"):
+            tests += open(os.path.join(ROOT, "tests", f)).read()
+    for rid, _, status, where, test in rows:
+        if status == "enforced":
+            assert rid in code, "%s is enforced but not named in leanmqtt.py" % rid
+        for name in re.findall(r"`(test_\w+)`", test):
+            assert "def %s(" % name in tests, "%s: no test %s" % (rid, name)
+        if status != "n/a":
+            assert test.strip() and test.strip() != "-", "%s has no test or reason" % rid
