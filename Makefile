@@ -7,7 +7,7 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto test demo bench deploy console typecheck build clean
+.PHONY: setup mosquitto test demo bench fleet deploy console typecheck build clean
 
 setup: $(STAMP) mosquitto
 
@@ -35,8 +35,13 @@ demo: $(STAMP)
 	$(BIN)/python tools/demo.py --duration $(DURATION)
 
 # ANCHORS=dir: a micropython-lib checkout (or its bare git dir) when mip has no internet.
+# strace counts socket writes; without it that column says n/a.
 bench: setup
+	@command -v strace >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq strace >/dev/null 2>&1; } || true
 	$(BIN)/python tools/bench.py $(if $(ANCHORS),--anchors $(ANCHORS)) $(if $(JSON),--json $(JSON))
+
+fleet: setup
+	$(BIN)/python tools/fleet.py --n $(or $(N),100)
 
 typecheck: $(STAMP)
 	$(BIN)/python tools/typecheck.py

@@ -10,6 +10,8 @@ Prints a Markdown table; rates are noisy, so compare only within one run.
 """
 import argparse
 import json
+import re
+import time
 import os
 import shutil
 import subprocess
@@ -20,9 +22,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from host import mpy  # noqa: E402
 from host.broker import Mosquitto  # noqa: E402
 from tools.build import mpy_cross  # noqa: E402
+from host.proxy import DOWN, UP, FaultProxy  # noqa: E402
+from host.lines import Lines  # noqa: E402
+
+TOPIC_LEN, PAYLOAD_LEN = 13, 32  # as in bench_device.py
+# A QoS 1 reading at the protocol's minimum: PUBLISH (type, length, topic length, topic,
+# packet id, payload) and its PUBACK (4 bytes).
+MIN_READING = 1 + 1 + 2 + TOPIC_LEN + 2 + PAYLOAD_LEN + 4
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEVICE_SCRIPT = os.path.join(HERE, "bench_device.py")
+WORKLOAD_SCRIPT = os.path.join(HERE, "bench_workload.py")
 UMQTT = ("micropython/umqtt.simple/umqtt/simple.py", "micropython/umqtt.robust/umqtt/robust.py")
 
 
@@ -57,7 +67,8 @@ def find_anchors(src, dest):
 
 def device(module, port, what, path, n=0, heap=None):
     args = [module, port, what] + ([n] if n else [])
-    p = subprocess.run(mpy.cmd(DEVICE_SCRIPT, args, heap), env=clean_env(path),
+    script = WORKLOAD_SCRIPT if what in ("import", "workload") else DEVICE_SCRIPT
+    p = subprocess.run(mpy.cmd(script, args, heap), env=clean_env(path),
                        capture_output=True, text=True, timeout=300)
     out = {}
     for line in p.stdout.splitlines():
@@ -71,6 +82,81 @@ def clean_env(path):
     e = dict(os.environ)
     e["MICROPYPATH"] = ":".join([".frozen", path])
     return e
+
+
+def writes_per_publish(module, port, path, n=50):
+    """Socket writes per QoS 0 and QoS 1 publish, counted with strace."""
+    if not shutil.which("strace"):
+        return None, None
+    log = os.path.join(path, "strace.log")
+    subprocess.run(["strace", "-f", "-e", "trace=write,sendto,sendmsg", "-o", log]
+                   + mpy.cmd(DEVICE_SCRIPT, [module, port, "writes", n]),
+                   env=clean_env(path), capture_output=True, timeout=300)
+    counts, phase = {}, None
+    for line in open(log):
+        m = re.search(r"(write|sendto|sendmsg)\((\d+), (.*)", line)
+        if not m:
+            continue
+        fd, rest = int(m.group(2)), m.group(3)
+        if fd == 1 and "MARK-" in rest:
+            phase = rest.split("MARK-")[1][:3].strip('\\n"')
+            continue
+        if fd > 2 and phase in ("Q0", "Q1"):
+            counts[phase] = counts.get(phase, 0) + 1
+    return counts.get("Q0", 0) / n, counts.get("Q1", 0) / n
+
+
+def wire_bytes_per_reading(module, broker_port, path, n=200):
+    """Bytes both ways per QoS 1 reading, through the proxy, against the minimum."""
+    px = FaultProxy(broker_port)
+    try:
+        rc, out, err = device(module, px.port, "wire", path, n=n)
+        time.sleep(0.2)
+        with px.lock:
+            total = sum(len(p) for _, d, p in px.log
+                        if (d == UP and p[0] >> 4 in (3, 12)) or (d == DOWN and p[0] >> 4 in (4, 13)))
+    finally:
+        px.close()
+    return total / n
+
+
+def idle_ping_bytes(module, broker_port, path, keepalive=2):
+    """PINGREQ + PINGRESP bytes over 4 idle keepalives, scaled to an hour at keepalive 60 s;
+    and whether the broker dropped the client for silence."""
+    px = FaultProxy(broker_port)
+    try:
+        rc, out, err = device(module, px.port, "idle", path, n=keepalive)
+        with px.lock:
+            ping = sum(len(p) for _, d, p in px.log if p[0] >> 4 in (12, 13))
+    finally:
+        px.close()
+    per_keepalive = ping / 4
+    return per_keepalive * 3600 / 60, "dropped" in out
+
+
+def dead_link_times(module, broker_port, path, keepalive=2):
+    """Seconds from a silent link (blackhole) to its detection, and from the link's return
+    to the reconnect, for a client publishing a QoS 1 reading every 50 ms."""
+    px = FaultProxy(broker_port)
+    p = subprocess.Popen(mpy.cmd(DEVICE_SCRIPT, [module, px.port, "deadlink", keepalive]),
+                         env=clean_env(path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = Lines(p)
+    try:
+        time.sleep(1.0)
+        px.set("blackhole")
+        t0 = time.monotonic()
+        t_down, _ = out.wait("link down", timeout=20)
+        px.set("pass")
+        t1 = time.monotonic()
+        t_up, _ = out.wait("link up", timeout=30)
+        text = out.finish(timeout=60)
+        lost = "deadlink_done" not in text or not text.rstrip().endswith(" 0")
+        return t_down - t0, t_up - t1, lost
+    except AssertionError:
+        p.kill()
+        return None, None, True
+    finally:
+        px.close()
 
 
 def smallest_heap(module, port, path):
@@ -124,6 +210,14 @@ def main():
                 print(err, file=sys.stderr)
             r["qos0_rate"] = int(out.get("qos0_rate", 0))
             r["qos1_rate"] = int(out.get("qos1_rate", 0))
+            r["writes_qos0"], r["writes_qos1"] = writes_per_publish(name, broker.port, mpydir)
+            r["wire_bytes"] = wire_bytes_per_reading(name, broker.port, mpydir)
+            r["idle_ping_bytes_per_hour"], r["dropped_when_idle"] = idle_ping_bytes(name, broker.port, mpydir)
+            if name == "leanmqtt":
+                rc, out, err = device(name, broker.port, "window", mpydir, n=a.n // 4)
+                r["window_rate"] = int(out.get("window_rate", 0))
+                r["dead_link_found_s"], r["recovered_s"], r["deadlink_lost"] = dead_link_times(
+                    name, broker.port, mpydir)
     shutil.rmtree(work, ignore_errors=True)
     print_table(results)
     if a.json:
@@ -143,6 +237,20 @@ def print_table(results):
     print("|" + "---|" * len(cols))
     for name, r in results.items():
         print("| " + " | ".join([name] + [f(r) for _, f in cols[1:]]) + " |")
+    print()
+    fmt = lambda v, f: "n/a" if v is None else f % v  # noqa: E731
+    cols2 = [("client", None),
+             ("socket writes per QoS0 / QoS1 publish", lambda r: "%s / %s" % (fmt(r["writes_qos0"], "%.1f"), fmt(r["writes_qos1"], "%.1f"))),
+             ("QoS1 msg/s, in-flight window 16", lambda r: "{:,}".format(r["window_rate"]) if r.get("window_rate") else "no window"),
+             ("bytes on the wire per QoS1 reading (minimum %d)" % MIN_READING, lambda r: "%.1f" % r["wire_bytes"]),
+             ("keepalive bytes per idle hour (keepalive 60 s)", lambda r: "%.0f" % r["idle_ping_bytes_per_hour"]
+              + (" (never pings: the broker drops it)" if r["dropped_when_idle"] else "")),
+             ("silent link found / recovered after", lambda r: "%.1f s / %.1f s" % (r["dead_link_found_s"], r["recovered_s"])
+              if r.get("dead_link_found_s") is not None else "never: no keepalive, blocks")]
+    print("| " + " | ".join(c for c, _ in cols2) + " |")
+    print("|" + "---|" * len(cols2))
+    for name, r in results.items():
+        print("| " + " | ".join([name] + [f(r) for _, f in cols2[1:]]) + " |")
     base = results.get("umqtt.simple")
     lean = results["leanmqtt"]
     if base:

@@ -1,37 +1,35 @@
 # Runs on the unix port: one measurement of one client, printed as `key value` lines.
 # Usage: micropython bench_device.py MODULE PORT WHAT [N]
 #   MODULE  leanmqtt | umqtt.simple | umqtt.robust
-#   WHAT    import | workload | rates | alloc
+#   WHAT    rates | alloc | writes | window | wire | idle | deadlink
+# (import RAM and the smallest heap come from the smaller bench_workload.py)
 import sys
 import gc
 
 mod, port, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 n = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
 
-gc.collect()
-before = gc.mem_alloc()
 MQTTClient = __import__(mod, None, None, ["MQTTClient"]).MQTTClient
-gc.collect()
-if what == "import":
-    print("import_ram", gc.mem_alloc() - before)
-    sys.exit(0)
 
 from time import ticks_us, ticks_diff
 
 TOPIC = b"bench/reading"
 PAYLOAD = b"0123456789abcdef0123456789abcdef"  # 32 bytes, as in the anchors' figures
 
-c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port)
+if what == "window":  # leanmqtt only: QoS 1 with an in-flight window, not stop-and-wait
+    c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port, reconnect=True, inflight=16)
+elif what == "idle":  # keepalive n seconds, then idle for 4 keepalives
+    c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port, keepalive=n)
+elif what == "deadlink":
+    c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port, keepalive=n, reconnect=True,
+                   inflight=8, timeout=2)
+    c.backoff_min = 200
+else:
+    c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port)
 c.connect()
 
-if what == "workload":
-    # The fixed workload behind "smallest working heap".
-    for i in range(50):
-        c.publish(TOPIC, PAYLOAD)
-    for i in range(20):
-        c.publish(TOPIC, PAYLOAD, qos=1)
-    c.disconnect()
-    print("ok")
+if False:
+    pass
 elif what == "rates":
     for qos, count in ((0, n), (1, max(n // 20, 20))):
         c.publish(TOPIC, PAYLOAD, qos=1)  # warm up, and start from an acked state
@@ -43,15 +41,20 @@ elif what == "rates":
     c.disconnect()
 elif what == "alloc":
     # Heap bytes requested per publish: gc off, so nothing is reclaimed while counting.
-    for qos in (0, 1):
+    # In a function: a new module-level name would count as the client's allocation.
+    def alloc(qos):
         c.publish(TOPIC, PAYLOAD, qos=qos)
         gc.collect()
         gc.disable()
         a = gc.mem_alloc()
         for i in range(100):
             c.publish(TOPIC, PAYLOAD, qos=qos)
-        print("alloc_qos%d" % qos, (gc.mem_alloc() - a) // 100)
+        b = gc.mem_alloc()
         gc.enable()
+        return (b - a) // 100
+
+    for qos in (0, 1):
+        print("alloc_qos%d" % qos, alloc(qos))
     import micropython
 
     try:
@@ -64,3 +67,65 @@ elif what == "alloc":
         micropython.heap_unlock()
         print("heap_lock", "MemoryError")
     c.disconnect()
+elif what == "writes":
+    # Run under strace: the marker lines on stdout split the socket writes by phase.
+    print("MARK-Q0")
+    for i in range(n):
+        c.publish(TOPIC, PAYLOAD)
+    print("MARK-Q1")
+    for i in range(n):
+        c.publish(TOPIC, PAYLOAD, qos=1)
+    print("MARK-END")
+    c.disconnect()
+elif what == "window":
+    c.publish(TOPIC, PAYLOAD, qos=1)
+    while c.pending():
+        c.poll(10)
+    t = ticks_us()
+    sent = 0
+    while sent < n:
+        if c.publish(TOPIC, PAYLOAD, qos=1):
+            sent += 1
+        c.poll(0)
+    while c.pending():
+        c.poll(10)
+    print("window_rate", n * 1000000 // max(ticks_diff(ticks_us(), t), 1))
+    c.disconnect()
+elif what == "wire":
+    # QoS 1 readings through the proxy, which counts the bytes.
+    print("MARK-START")
+    for i in range(n):
+        c.publish(TOPIC, PAYLOAD, qos=1)
+    print("MARK-END")
+    c.disconnect()
+elif what == "idle":
+    # Four keepalives of idling, servicing the link the way each client allows.
+    from time import sleep_ms
+
+    end = ticks_us() + 4 * n * 1000000
+    while ticks_diff(end, ticks_us()) > 0:
+        try:
+            c.check_msg()
+        except Exception as e:  # umqtt: the broker dropped it, since nothing pinged
+            print("dropped", repr(e))
+            break
+        sleep_ms(50)
+    print("idle_done")
+elif what == "deadlink":
+    # Publishes a QoS 1 reading every 50 ms; the host blackholes the link and restores it.
+    from time import ticks_ms, sleep_ms
+
+    was = True
+    i = 0
+    due = ticks_ms()
+    t_end = ticks_ms() + 30000
+    while ticks_diff(t_end, ticks_ms()) > 0 and i < 200:
+        if ticks_diff(ticks_ms(), due) >= 0:
+            if c.publish(TOPIC, PAYLOAD, qos=1):
+                i += 1
+            due += 50
+        c.poll(10)
+        if c.isconnected() != was:
+            was = not was
+            print("link", "up" if was else "down")
+    print("deadlink_done", i, c.pending())
