@@ -50,3 +50,11 @@ def test_make_deploy_then_reset_runs_main_which_publishes(broker, recorder, vboa
     assert [x["seq"] for x in readings] == [1, 2, 3, 4, 5]
     # The id comes from machine.unique_id(), as on a board: the virtual board's is "vboard".
     assert {m[0] for m in msgs} == {"leanmqtt/76626f617264/readings", "leanmqtt/76626f617264/status"}
+
+
+def test_mip_installs_the_single_module_from_package_json(vboard):
+    port, fs = vboard
+    # On a board mip finds /lib on sys.path; the unix port has none, so it is named.
+    r = mpremote(port, "mip", "install", "--target", "lib", os.path.join(ROOT, "package.json"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (fs / "lib" / "leanmqtt.py").read_bytes() == open(os.path.join(ROOT, "device", "leanmqtt.py"), "rb").read()
