@@ -36,7 +36,27 @@ def wait_port(port, timeout=10.0, proc=None):
     raise RuntimeError("nothing listens on 127.0.0.1:%d after %.0fs" % (port, timeout))
 
 
-class Mosquitto:
+class _Process:
+    """A broker process: stop() ends it by its pid, politely first."""
+
+    proc = None
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Mosquitto(_Process):
     """One broker. `extra` is appended to the listener's config (TLS, passwords)."""
 
     def __init__(self, port=None, extra="", persistence=False):
@@ -93,16 +113,6 @@ class Mosquitto:
         wait_port(self.port, proc=self.proc)
         return self
 
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
     def restart(self, sig=signal.SIGTERM, down=0.0):
         self.stop(sig)
         time.sleep(down)
@@ -116,9 +126,15 @@ class Mosquitto:
         except OSError:
             return ""
 
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def add_user(self, user, password):
+        """Makes the broker want this user (and no anonymous clients): a password file."""
+        pw = self.path("passwd")
+        create = [] if os.path.exists(pw) else ["-c"]  # -c makes the file, once
+        subprocess.run(["mosquitto_passwd", "-b"] + create + [pw, user, password],
+                       check=True, capture_output=True)
+        os.chmod(pw, 0o600)
+        self.extra = "password_file %s" % pw
+        return pw
 
     def __enter__(self):
         return self.start()
@@ -127,7 +143,7 @@ class Mosquitto:
         self.close()
 
 
-class Amqtt:
+class Amqtt(_Process):
     """amqtt (PyPI), a broker in Python: the demo's fallback where Mosquitto cannot be
     installed. Same interface as Mosquitto, fewer options (no TLS or passwords here)."""
 
@@ -149,21 +165,6 @@ class Amqtt:
                                      stderr=open(os.path.join(self.dir, "log"), "ab"))
         wait_port(self.port, timeout=30, proc=self.proc)
         return self
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
 
 def any_broker():
     """Mosquitto when it is installed, else amqtt; (broker, name)."""

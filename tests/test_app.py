@@ -1,7 +1,6 @@
 """The device app on the unix board, its sensor math, and its config checks."""
 import json
 import os
-import subprocess
 import sys
 
 from conftest import ROOT, app_env

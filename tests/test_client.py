@@ -1,6 +1,4 @@
 """The client core under the MicroPython unix port, against a real Mosquitto."""
-import os
-import subprocess
 import time
 
 from host.subscriber import publish
@@ -68,10 +66,7 @@ def test_refused_connack_raises_with_code_and_reason(device):
     from host.broker import Mosquitto
 
     b = Mosquitto()
-    pw = b.path("passwd")
-    subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "alice", "right"], check=True)
-    os.chmod(pw, 0o600)
-    b.extra = "password_file %s" % pw
+    b.add_user("alice", "right")
     with b:
         out = device("refused.py", b.port, "alice", "wrong").stdout
         code, reason = lines(out, "refused")[0].split(" ", 1)

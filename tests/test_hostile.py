@@ -2,7 +2,6 @@
 import os
 import select
 import socket
-import subprocess
 
 import pytest
 from hypothesis import example, given, settings, strategies as st
@@ -196,9 +195,7 @@ def test_secrets_stay_out_of_logs_and_exceptions(tmp_path):
     from host.broker import Mosquitto
 
     b = Mosquitto()
-    pw = b.path("passwd")
-    subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "alice", "right"], check=True)
-    b.extra = "password_file %s" % pw
+    b.add_user("alice", "right")
     with b:
         p = mpy.run(script("refused.py"), [b.port, "alice", "hunter2-Secret"], check=False, timeout=30)
         out = p.stdout + p.stderr

@@ -1,6 +1,5 @@
 """TLS against Mosquitto's TLS listener (certificates made now), and authentication."""
 import signal
-import subprocess
 import time
 
 import pytest
@@ -73,9 +72,7 @@ def test_tls_with_reconnect_redoes_the_handshake_and_loses_nothing(tls_broker):
 
 def test_username_and_password(device):
     b = Mosquitto()
-    pw = b.path("passwd")
-    subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "alice", "right"], check=True)
-    b.extra = "password_file %s" % pw
+    b.add_user("alice", "right")
     with b:
         assert "accepted" in device("refused.py", b.port, "alice", "right").stdout
         out = device("refused.py", b.port).stdout  # anonymous, on a broker that wants users
@@ -84,15 +81,13 @@ def test_username_and_password(device):
 
 def test_a_refusal_after_reconnect_is_not_retried_in_a_tight_loop():
     b = Mosquitto()
-    pw = b.path("passwd")
-    subprocess.run(["mosquitto_passwd", "-b", "-c", pw, "alice", "right"], check=True)
-    b.extra = "password_file %s" % pw
+    b.add_user("alice", "right")
     b.start()
     try:
         p = mpy.start(script("auth_retry.py"), [b.port, "alice", "right", 7])
         out = Lines(p)
         out.wait("connected True")
-        subprocess.run(["mosquitto_passwd", "-b", pw, "alice", "changed"], check=True)
+        b.add_user("alice", "changed")
         b.restart(signal.SIGTERM)  # the broker now refuses our password
         text = out.finish(timeout=30)
         refusals = [ln for ln in text.splitlines() if "link lost" in ln and "not authorized" in ln]

@@ -1,10 +1,9 @@
 # ESP32 DevKit: Wi-Fi, the on-chip temperature, a BME280 on I2C(0) SCL=22 SDA=21, the LED
 # on GPIO 2. Type-checked against micropython-esp32-stubs; not run here (no hardware).
-import time
 import binascii
 import esp32
 import machine
-import network
+import wifi
 from machine import Pin, I2C
 from bme280 import BME280
 from chiptemp import fahrenheit_centi
@@ -12,13 +11,6 @@ from chiptemp import fahrenheit_centi
 NAME = "esp32"
 HAS_WIFI = True
 _led = Pin(2, Pin.OUT)
-_STATUS = {
-    network.STAT_IDLE: "idle",
-    network.STAT_CONNECTING: "connecting",
-    network.STAT_WRONG_PASSWORD: "wrong password",
-    network.STAT_NO_AP_FOUND: "no access point with that SSID",
-    network.STAT_GOT_IP: "connected",
-}
 
 
 def device_id():
@@ -26,20 +18,7 @@ def device_id():
 
 
 def network_up(ssid, password, timeout_ms=15000):
-    # Joins the WLAN, or says why not within timeout_ms; quick when already joined.
-    wlan = network.WLAN(network.STA_IF)
-    wlan.active(True)
-    if wlan.isconnected():
-        return True
-    wlan.connect(ssid, password)
-    t = time.ticks_ms()
-    while not wlan.isconnected():
-        if time.ticks_diff(time.ticks_ms(), t) > timeout_ms:
-            print("wifi:", _STATUS.get(wlan.status(), wlan.status()))
-            return False
-        time.sleep_ms(200)
-    print("wifi: connected as", wlan.ifconfig()[0])
-    return True
+    return wifi.join(ssid, password, timeout_ms)
 
 
 def _cpu_c():

@@ -1,10 +1,9 @@
 # Raspberry Pi Pico W: Wi-Fi (power saving off, for latency), the RP2040's temperature on
 # ADC channel 4, a BME280 on I2C(0) SDA=GP4 SCL=GP5, the LED on the Wi-Fi chip.
 # Type-checked against micropython-rp2-rpi-pico-w-stubs; not run here (no hardware).
-import time
 import binascii
 import machine
-import network
+import wifi
 from machine import ADC, Pin, I2C
 from bme280 import BME280
 from chiptemp import rp2040_centi
@@ -13,14 +12,6 @@ NAME = "rp2040"
 HAS_WIFI = True
 _led = Pin("LED", Pin.OUT)
 _adc = ADC(4)
-_STATUS = {
-    network.STAT_IDLE: "idle",
-    network.STAT_CONNECTING: "connecting",
-    network.STAT_WRONG_PASSWORD: "wrong password",
-    network.STAT_NO_AP_FOUND: "no access point with that SSID",
-    network.STAT_CONNECT_FAIL: "connection failed",
-    network.STAT_GOT_IP: "connected",
-}
 
 
 def device_id():
@@ -28,20 +19,8 @@ def device_id():
 
 
 def network_up(ssid, password, timeout_ms=15000):
-    wlan = network.WLAN(network.STA_IF)
-    wlan.active(True)
-    if wlan.isconnected():
-        return True
-    wlan.config(pm=0xA11140)  # power management off: the CYW43's "performance" mode
-    wlan.connect(ssid, password)
-    t = time.ticks_ms()
-    while not wlan.isconnected():
-        if time.ticks_diff(time.ticks_ms(), t) > timeout_ms:
-            print("wifi:", _STATUS.get(wlan.status(), wlan.status()))
-            return False
-        time.sleep_ms(200)
-    print("wifi: connected as", wlan.ifconfig()[0])
-    return True
+    # Power management off: the CYW43's "performance" mode, for latency.
+    return wifi.join(ssid, password, timeout_ms, pm=0xA11140)
 
 
 def _cpu_c():
