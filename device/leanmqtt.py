@@ -5,8 +5,9 @@
 # keeps the link alive: it pings only when no other traffic proves the link, finds a dead
 # link, reconnects with backoff and resends unacknowledged QoS 1 messages with their ids.
 #
-# Every MQTT 3.1.1 rule that this file enforces or relies on is named where it is done:
-# MQTT-x.y.z-n is the normative statement of that number in the OASIS standard.
+# Every MQTT 3.1.1 rule that this file enforces is named where it is done, and some that it
+# relies on: MQTT-x.y.z-n is the normative statement of that number in the OASIS standard.
+# tests/CONFORMANCE.md maps all of them to the code and the tests.
 #
 # What may block, and for how long (timeout is the constructor's, in seconds):
 #   connect()                  TCP connect, TLS handshake, CONNACK: up to timeout each
@@ -77,7 +78,10 @@ class MQTTException(Exception):
 
 
 # CONNACK return codes 1-5 (MQTT 3.1.1, table 3.1)
-_REFUSED = "?|unacceptable protocol version|identifier rejected|server unavailable|bad user name or password|not authorized|refused"
+_REFUSED = (
+    "?|unacceptable protocol version|identifier rejected|server unavailable"
+    "|bad user name or password|not authorized|refused"
+)
 
 
 def _bytes(s):
