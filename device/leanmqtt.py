@@ -143,8 +143,12 @@ def _header(buf, op, rl):
 
 
 def _str(buf, i, s):
-    # A string or binary field: 2-byte length, then the bytes (MQTT-1.5.3).
+    # A string or binary field: 2-byte length, then the bytes (MQTT-1.5.3). It must leave
+    # 2 bytes free behind it (a packet id or a QoS byte may follow): assigning past the end
+    # would grow the buffer, that is, allocate.
     n = len(s)
+    if i + 4 + n > len(buf):
+        raise ValueError("larger than bufsize")
     struct.pack_into("!H", buf, i, n)
     buf[i + 2 : i + 2 + n] = s
     return i + 2 + n
@@ -187,12 +191,11 @@ class MQTTClient:
         self.log = log
         self.cb = None
         self.sock = None
-        self.lw_topic = None
+        self._will = None  # (topic, message, qos, retain)
         self._to = int(timeout * 1000)
-        self._ka = keepalive * 1000
         # A reply is due within half a keepalive: an idle link pings after one keepalive,
         # so a silent link is found within 1.5 keepalives. Without keepalive: timeout.
-        self._rto = self._ka // 2 or self._to
+        self._rto = keepalive * 500 or self._to
         self._tx = bytearray(bufsize)
         self._rx = bytearray(rxsize)
         # The QoS 1 store: `inflight` slots of bufsize bytes, a ring in publish order, each
@@ -210,7 +213,7 @@ class MQTTClient:
         self._delay = self._retry_t = 0
         self._pinging = False
         self._want = 0  # the ack a blocking call waits for
-        self._rop = self._rpid = self._rrc = 0  # the last ack received
+        self._ack = 0  # the last ack received: type << 16 | packet id
         self.dropped = 0  # QoS 0 messages dropped while offline (reconnect=True)
         self.reconnects = 0
 
@@ -222,10 +225,7 @@ class MQTTClient:
         _check_topic(topic, False)
         if qos >> 1:  # 2 is allowed (MQTT-3.1.2-14), but this client speaks QoS 0 and 1
             raise ValueError("qos")
-        self.lw_topic = topic
-        self.lw_msg = _bytes(msg)
-        self.lw_qos = qos
-        self.lw_retain = retain
+        self._will = (topic, _bytes(msg), qos, retain)
 
     # -- the connection ----------------------------------------------------------------
 
@@ -260,15 +260,15 @@ class MQTTClient:
             # CONNECT, the first packet on the connection (MQTT-3.1.0-1): protocol name
             # "MQTT" and level 4 (sections 3.1.2.1-2), flags, keepalive, then the payload
             # in the order of MQTT-3.1.3-1, the client id first (MQTT-3.1.3-3).
-            lw, user, pswd = self.lw_topic, self.user, self.pswd
+            lw, user, pswd = self._will, self.user, self.pswd
             rl = 12 + len(self.client_id)
             if lw:
-                rl += 4 + len(lw) + len(self.lw_msg)
+                rl += 4 + len(lw[0]) + len(lw[1])
             if user:
                 rl += 2 + len(user)
             if pswd:
                 rl += 2 + len(pswd)
-            buf = self._tx if rl + 5 <= len(self._tx) else bytearray(rl + 5)
+            buf = self._tx if rl + 7 <= len(self._tx) else bytearray(rl + 7)
             buf[5:12] = b"\0\x04MQTT\x04"
             # Will QoS and retain only with the will flag (MQTT-3.1.2-11, MQTT-3.1.2-13,
             # MQTT-3.1.2-15); the will topic and message are there exactly when it is set
@@ -276,12 +276,12 @@ class MQTTClient:
             # (MQTT-3.1.2-18, MQTT-3.1.2-19, MQTT-3.1.2-20, MQTT-3.1.2-21).
             f = self._clean << 1 | (0x80 if user else 0) | (0x40 if pswd else 0)
             if lw:
-                f |= 4 | self.lw_qos << 3 | self.lw_retain << 5
+                f |= 4 | lw[2] << 3 | lw[3] << 5
             buf[12] = f
             struct.pack_into("!H", buf, 13, self.keepalive)
             i = _str(buf, 15, self.client_id)
             if lw:
-                i = _str(buf, _str(buf, i, lw), self.lw_msg)
+                i = _str(buf, _str(buf, i, lw[0]), lw[1])
             if user:
                 i = _str(buf, i, user)
             if pswd:
@@ -299,7 +299,7 @@ class MQTTClient:
             if not sp:
                 # No session (MQTT-3.2.2-1, -2): the broker forgot our subscriptions.
                 for t in self._subs:
-                    self._sub(0x82, t, self._subs[t], True)
+                    self.subscribe(t, self._subs[t], 0x82, True)
             # Resend what was never acked, in order, with the same packet id and DUP set
             # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1).
             m = len(self._slot)
@@ -475,13 +475,12 @@ class MQTTClient:
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
-            self._rrc = rx[2]
+            pass  # subscribe() reads SUBACK's return code from rx
         elif op == 0x20 and rl == 2 and not rx[0] & 0xFE:
             pass  # CONNACK, in connect(); its other flags are reserved (section 3.2.2.1)
         else:
             raise MQTTException("bad packet", op)
-        self._rop = op
-        self._rpid = pid
+        self._ack = op << 16 | pid
         return op
 
     # -- keepalive and waiting for replies ---------------------------------------------
@@ -510,7 +509,7 @@ class MQTTClient:
             and ticks_diff(now, self._wt) > self._rto
         ):
             raise OSError("no reply in %d ms" % self._rto)
-        k = self._ka
+        k = self.keepalive * 1000
         if k and not self._pinging and (
             ticks_diff(now, self._tx_t) >= k or ticks_diff(now, self._rx_t) >= k
         ):
@@ -530,8 +529,6 @@ class MQTTClient:
             raise ValueError("qos")
         tl = len(topic)
         ml = len(msg)
-        if 9 + tl > len(self._tx):
-            raise ValueError("topic longer than bufsize")
         if qos:
             # The next slot of the ring; while all are taken, service the link for up to
             # timeout until a PUBACK frees one.
@@ -570,7 +567,7 @@ class MQTTClient:
             buf[i : i + ml] = msg
             i += ml
         elif qos:  # the store keeps whole packets, to resend them after a reconnect
-            raise ValueError("QoS 1 message larger than bufsize")
+            raise ValueError("larger than bufsize")
         if qos:
             if not (self._pinging or self._n or self._want):
                 self._wt = ticks_ms()
@@ -591,16 +588,14 @@ class MQTTClient:
             self._fail(e)
         return True
 
-    def subscribe(self, topic, qos=0):
-        self._sub(0x82, topic, qos)
-
     def unsubscribe(self, topic):
-        self._sub(0xA2, topic, -1)
+        self.subscribe(topic, -1, 0xA2)
 
-    def _sub(self, op, topic, qos, again=False):
-        # SUBSCRIBE (op 0x82) or UNSUBSCRIBE (0xA2), then wait for SUBACK / UNSUBACK. The
-        # subscriptions are remembered, to be made again when a reconnect finds no session
-        # (again=True: that is being done now, and a network error goes to connect()).
+    def subscribe(self, topic, qos=0, op=0x82, again=False):
+        # SUBSCRIBE (op 0x82), or UNSUBSCRIBE (0xA2, from unsubscribe()), then wait for
+        # SUBACK / UNSUBACK. The subscriptions are remembered, to be made again when a
+        # reconnect finds no session (again=True: that is being done now, and a network
+        # error goes to connect()).
         topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
         _check_topic(topic, True)
         if qos > 1:
@@ -615,8 +610,6 @@ class MQTTClient:
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
         rl = 4 + len(topic) + (qos >= 0)
-        if rl + 5 > len(buf):
-            raise ValueError("topic longer than bufsize")
         h = _header(buf, op, rl)
         self._pid = pid = self._pid % 65535 + 1
         struct.pack_into("!H", buf, 5, pid)
@@ -630,14 +623,14 @@ class MQTTClient:
             if not (self._pinging or self._n or self._want):
                 self._wt = ticks_ms()  # the reply clock starts
             self._want = op
-            while not (self._rop == op and self._rpid == pid):
+            while self._ack != op << 16 | pid:
                 self._step(self._rto)
             self._want = 0
         except (OSError, MQTTException) as e:
             if again:
                 raise
             return self._fail(e)
-        if op == 0x90 and self._rrc == 0x80:
+        if op == 0x90 and self._rx[2] == 0x80:  # the SUBACK just read: refused
             if again:  # on a reconnect: said, and publishing goes on
                 return self.log("mqtt: subscription refused", topic)
             raise MQTTException("subscription refused", topic)

@@ -20,7 +20,7 @@ def verdict(f, *a):
 for t in TOPICS:
     print("publish", t[:8].hex() or "-", len(t), verdict(c.publish, t, b"x"))
 for t in FILTERS:
-    print("subscribe", t.hex(), verdict(c._sub, 0x82, t, 0, True))
+    print("subscribe", t.hex(), verdict(c.subscribe, t, 0, 0x82, True))
 print("qos2", verdict(c.publish, b"a", b"x", False, 2))
 print("will", verdict(c.set_last_will, b"a/#", b"x"))
 c2 = MQTTClient("", "127.0.0.1", 1)
