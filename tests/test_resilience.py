@@ -138,3 +138,32 @@ def test_soak_20000_publishes_with_link_cuts_heap_flat_nothing_lost(broker, prox
         time.sleep(0.2)
     assert numbers(rec) == set(range(20000)), len(numbers(rec))
     rec.stop()
+
+
+def test_subscriptions_are_made_again_when_the_broker_lost_the_session(broker, device_bg):
+    from host.subscriber import publish
+
+    out = Lines(device_bg("resubscribe.py", broker.port))
+    out.wait("subscribed")
+    broker.restart(signal.SIGTERM, down=0.3)  # no persistence: the session is gone
+    out.wait("link up", timeout=15)
+    time.sleep(0.5)  # the SUBSCRIBE that follows the CONNACK
+    publish(broker.port, "lean/cmd", b"after", qos=1)
+    text = out.finish(timeout=30)
+    assert "got [b'after']" in text, text
+    assert "Received SUBSCRIBE from dev-resub" in broker.log()  # on the new broker process
+
+
+def test_a_packet_cut_in_half_then_closed_is_recovered_from(broker, proxy, device_bg):
+    rec = Recorder(broker.port, "lean/seq").start()
+    proxy.cut_next = (DOWN, "PUBACK")  # half a PUBACK reaches the client, then the link dies
+    out = Lines(device_bg("resilient.py", proxy.port, KA, 20, 50, 0))
+    text = out.finish(timeout=60)
+    assert "done pending 0" in text and "reconnects 1" in text, text
+    rec.wait_for(lambda m: len(numbers_of(m)) >= 20)
+    assert numbers(rec) == set(range(20))
+    rec.stop()
+
+
+def numbers_of(msgs):
+    return {int(p) for t, p, q, r in msgs if t == "lean/seq"}
