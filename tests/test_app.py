@@ -176,3 +176,10 @@ def test_missing_settings_give_a_clear_message_not_a_traceback(device):
     assert "config: BROKER is empty" in p.stdout
     assert "config: PORT must be a number from 1 to 65535" in p.stdout
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_git_ignores_the_settings_file_that_holds_secrets():
+    import subprocess
+
+    r = subprocess.run(["git", "check-ignore", "-q", "device/settings.py"], cwd=ROOT)
+    assert r.returncode == 0, "device/settings.py (Wi-Fi and broker secrets) must be ignored by git"
