@@ -102,3 +102,13 @@ class BME280:
         v = v - (((((v >> 15) * (v >> 15)) >> 7) * self.H1) >> 4)
         v = 0 if v < 0 else 419430400 if v > 419430400 else v
         return v >> 12
+
+
+def sensors(i2c, addr=0x76):
+    # The board's sensor entries for a BME280 on this bus, or none (said) if it is absent.
+    try:
+        bme = BME280(i2c, addr)
+    except OSError as e:
+        print("board: no BME280 at 0x%02x:" % addr, e)
+        return []
+    return [("temp_c", 2, bme.temp_c), ("hum_pct", 1, bme.hum_pct), ("hpa", 2, bme.hpa)]

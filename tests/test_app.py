@@ -183,3 +183,13 @@ def test_git_ignores_the_settings_file_that_holds_secrets():
 
     r = subprocess.run(["git", "check-ignore", "-q", "device/settings.py"], cwd=ROOT)
     assert r.returncode == 0, "device/settings.py (Wi-Fi and broker secrets) must be ignored by git"
+
+
+def test_bme280_sensors_are_offered_only_when_the_chip_answers():
+    import bme280
+
+    class NoChip:
+        def readfrom_mem_into(self, addr, reg, buf):
+            raise OSError(19)  # ENODEV, as an I2C read with no device gives
+
+    assert bme280.sensors(NoChip()) == []

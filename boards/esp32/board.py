@@ -5,7 +5,7 @@ import esp32
 import machine
 import wifi
 from machine import Pin, I2C
-from bme280 import BME280
+import bme280
 from chiptemp import fahrenheit_centi
 
 NAME = "esp32"
@@ -29,14 +29,7 @@ def _cpu_c():
 
 
 def sensors():
-    out = [("cpu_c", 2, _cpu_c)]
-    try:
-        bme = BME280(I2C(0, scl=Pin(22), sda=Pin(21)))
-    except OSError as e:
-        print("board: no BME280 on I2C(0) at 0x76:", e)
-    else:
-        out += [("temp_c", 2, bme.temp_c), ("hum_pct", 1, bme.hum_pct), ("hpa", 2, bme.hpa)]
-    return out
+    return [("cpu_c", 2, _cpu_c)] + bme280.sensors(I2C(0, scl=Pin(22), sda=Pin(21)))
 
 
 def led(on):

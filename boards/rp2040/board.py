@@ -5,7 +5,7 @@ import binascii
 import machine
 import wifi
 from machine import ADC, Pin, I2C
-from bme280 import BME280
+import bme280
 from chiptemp import rp2040_centi
 
 NAME = "rp2040"
@@ -28,14 +28,7 @@ def _cpu_c():
 
 
 def sensors():
-    out = [("cpu_c", 2, _cpu_c)]
-    try:
-        bme = BME280(I2C(0, sda=Pin(4), scl=Pin(5)))
-    except OSError as e:
-        print("board: no BME280 on I2C(0) at 0x76:", e)
-    else:
-        out += [("temp_c", 2, bme.temp_c), ("hum_pct", 1, bme.hum_pct), ("hpa", 2, bme.hpa)]
-    return out
+    return [("cpu_c", 2, _cpu_c)] + bme280.sensors(I2C(0, sda=Pin(4), scl=Pin(5)))
 
 
 def led(on):
