@@ -9,31 +9,12 @@ import struct
 import threading
 import time
 
+from host.peer import listen_loopback, split_packets
+
 NAMES = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 5: "PUBREC", 6: "PUBREL",
          7: "PUBCOMP", 8: "SUBSCRIBE", 9: "SUBACK", 10: "UNSUBSCRIBE", 11: "UNSUBACK",
          12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT"}
 UP, DOWN = "up", "down"  # up: client -> broker; down: broker -> client
-
-
-def split_packets(data):
-    """Splits whole packets off the front of data: (packets, rest)."""
-    out = []
-    while len(data) >= 2:
-        n, mult, i = 0, 1, 1
-        while True:
-            if i >= len(data):
-                return out, data
-            b = data[i]
-            n += (b & 127) * mult
-            mult *= 128
-            i += 1
-            if not b & 128 or i > 4:
-                break
-        if len(data) < i + n:
-            break
-        out.append(bytes(data[: i + n]))
-        data = data[i + n :]
-    return out, data
 
 
 class Link:
@@ -79,11 +60,7 @@ class Link:
 class FaultProxy:
     def __init__(self, broker_port):
         self.broker_port = broker_port
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(16)
-        self.port = self.srv.getsockname()[1]
+        self.srv, self.port = listen_loopback(16)
         self.lock = threading.Lock()
         self.mode = "pass"
         self.delay = 0.0

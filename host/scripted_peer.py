@@ -4,9 +4,10 @@ Each connection it accepts gets the next script: it reads the client's CONNECT, 
 script's CONNACK (normally accepted), then the script's bytes, and records whether the
 client closed the connection afterwards and how soon.
 """
-import socket
 import threading
 import time
+
+from host.peer import listen_loopback
 
 CONNACK_OK = b"\x20\x02\x00\x00"
 
@@ -39,11 +40,7 @@ class ScriptedPeer:
         self.scripts = list(scripts)
         self.results = []  # (index, closed by the client, seconds until closed)
         self.wait_close = wait_close
-        self.srv = socket.socket()
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(4)
-        self.port = self.srv.getsockname()[1]
+        self.srv, self.port = listen_loopback(4)
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 

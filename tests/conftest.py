@@ -74,3 +74,8 @@ def app_env(port, **kw):
     for k, v in kw.items():
         e["LEANMQTT_" + k.upper()] = str(v)
     return e
+
+
+def lines(out, key):
+    """What follows `key` on each line of out that starts with it."""
+    return [ln.split(" ", 1)[1] if " " in ln else "" for ln in out.splitlines() if ln.split(" ")[0] == key]

@@ -1,11 +1,10 @@
 """The client core under the MicroPython unix port, against a real Mosquitto."""
 import time
 
+from conftest import lines
 from host.subscriber import publish
 
 
-def lines(out, key):
-    return [ln.split(" ", 1)[1] if " " in ln else "" for ln in out.splitlines() if ln.split(" ")[0] == key]
 
 
 def test_every_packet_type(broker, recorder, device):

@@ -1,11 +1,9 @@
 """The codec: the same answers from CPython and from the MicroPython unix port."""
-import socket
-import threading
-
 import pytest
 from hypothesis import given, strategies as st
 
 import leanmqtt
+from host.peer import RecordingPeer
 from leanmqtt import _check_topic, _header, _str
 
 
@@ -71,42 +69,6 @@ def test_known_encodings():
     assert ok[b"+/+/#".hex()] == "ok" and ok[b"a+/b".hex()] == "ValueError" and ok[b"a/#/b".hex()] == "ValueError"
 
 
-class CountingServer:
-    """A loopback peer that answers CONNECT with CONNACK and PUBLISH QoS 1 with PUBACK."""
-
-    def __init__(self):
-        self.srv = socket.socket()
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(1)
-        self.port = self.srv.getsockname()[1]
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        c, _ = self.srv.accept()
-        c.settimeout(5)
-        data = b""
-        while True:
-            try:
-                d = c.recv(4096)
-            except OSError:
-                return
-            if not d:
-                return
-            data += d
-            while len(data) >= 2:
-                n, used = decode_length(data[1:5])
-                if len(data) < 1 + used + n:
-                    break
-                pkt, data = data[: 1 + used + n], data[1 + used + n :]
-                if pkt[0] == 0x10:
-                    c.sendall(b"\x20\x02\x00\x00")
-                elif pkt[0] & 0xF6 == 0x32:
-                    t = pkt[1 + used] << 8 | pkt[2 + used]
-                    pid = pkt[3 + used + t : 5 + used + t]
-                    c.sendall(b"\x40\x02" + pid)
-
-
 def test_each_packet_leaves_in_one_write(monkeypatch):
     # CPython runs the same file; count the writes its stream layer makes.
     writes = []
@@ -117,7 +79,7 @@ def test_each_packet_leaves_in_one_write(monkeypatch):
         return real(self, b, off, n)
 
     monkeypatch.setattr(leanmqtt._Stream, "write", counting)
-    srv = CountingServer()
+    srv = RecordingPeer()
     c = leanmqtt.MQTTClient("cpy", "127.0.0.1", srv.port, keepalive=30)
     c.connect()
     assert len(writes) == 1  # CONNECT

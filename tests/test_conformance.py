@@ -3,78 +3,13 @@ same file the device runs), with a recording peer on loopback. tests/CONFORMANCE
 each rule to these and the other tests."""
 import os
 import re
-import socket
-import threading
 import time
 
 import pytest
 
 import leanmqtt
 from conftest import ROOT
-
-
-def split(data):
-    out = []
-    while len(data) >= 2:
-        n, mult, i = 0, 1, 1
-        while True:
-            b = data[i]
-            n += (b & 127) * mult
-            mult *= 128
-            i += 1
-            if not b & 128:
-                break
-        if len(data) < i + n:
-            break
-        out.append((data[0], data[i : i + n]))
-        data = data[i + n :]
-    return out, data
-
-
-class Peer:
-    """Answers CONNECT, SUBSCRIBE, UNSUBSCRIBE, QoS 1 PUBLISH and PINGREQ as a broker
-    would, records every packet the client sends, and can send packets of its own."""
-
-    def __init__(self, session_present=0):
-        self.srv = socket.socket()
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(1)
-        self.port = self.srv.getsockname()[1]
-        self.packets = []  # (type byte, body)
-        self.closed = threading.Event()
-        self.conn = None
-        self.sp = session_present
-        threading.Thread(target=self.run, daemon=True).start()
-
-    def run(self):
-        c, _ = self.srv.accept()
-        self.conn = c
-        buf = b""
-        while True:
-            try:
-                d = c.recv(4096)
-            except OSError:
-                d = b""
-            if not d:
-                self.closed.set()
-                return
-            pkts, buf = split(buf + d)
-            for op, body in pkts:
-                self.packets.append((op, body))
-                if op == 0x10:
-                    c.sendall(bytes([0x20, 2, self.sp, 0]))
-                elif op == 0x82:
-                    c.sendall(b"\x90\x03" + body[:2] + b"\x01")
-                elif op == 0xA2:
-                    c.sendall(b"\xb0\x02" + body[:2])
-                elif op & 0xF6 == 0x32:
-                    tl = body[0] << 8 | body[1]
-                    c.sendall(b"\x40\x02" + body[2 + tl : 4 + tl])
-                elif op == 0xC0:
-                    c.sendall(b"\xd0\x00")
-
-    def types(self):
-        return [op for op, _ in self.packets]
+from host.peer import RecordingPeer as Peer, packet
 
 
 def client(peer, **kw):
@@ -172,8 +107,7 @@ def test_incoming_qos1_acked_with_its_id_in_order_even_when_skipped():
         time.sleep(0.01)
     big = b"x" * 200  # larger than rxsize: skipped, but acked
     for pid, msg in ((7, b"one"), (8, big), (9, b"three")):
-        body = b"\x00\x01t" + bytes([0, pid]) + msg
-        peer.conn.sendall(b"\x32" + (bytes([len(body)]) if len(body) < 128 else bytes([len(body) & 127 | 128, len(body) >> 7])) + body)
+        peer.conn.sendall(packet(0x32, b"\x00\x01t" + bytes([0, pid]) + msg))
     for _ in range(50):
         c.poll(20)
         if len([1 for op, _ in peer.packets if op == 0x40]) == 3:

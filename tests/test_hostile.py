@@ -9,6 +9,7 @@ from hypothesis import example, given, settings, strategies as st
 import leanmqtt
 from conftest import ROOT, script
 from host import mpy
+from host.peer import packet
 from host.scripted_peer import CONNACK_OK, ScriptedPeer
 
 CORPUS = os.path.join(ROOT, "tests", "corpus", "broker_packets.txt")
@@ -82,8 +83,7 @@ def test_no_connack_is_a_timeout_not_a_hang():
 def test_a_message_larger_than_rxsize_is_skipped_logged_and_the_next_arrives():
     big = b"\x00\x03big" + b"x" * 5000
     small = b"\x00\x05small" + b"hello"
-    pkt = lambda body: b"\x30" + bytes([len(body) & 127 | 128, len(body) >> 7]) if len(body) > 127 else None  # noqa: E731
-    peer = ScriptedPeer([(CONNACK_OK, pkt(big) + big + b"\x30" + bytes([len(small)]) + small)])
+    peer = ScriptedPeer([(CONNACK_OK, packet(0x30, big) + packet(0x30, small))])
     p = mpy.run(script("hostile_skip.py"), [peer.port], heap="64k", only=mpy.built(), timeout=30)
     assert "dropped a 5005-byte message, rxsize is 128" in p.stdout
     assert "got [(b'small', b'hello')]" in p.stdout

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import script
+from conftest import lines, script
 from host import mpy
 from host.broker import Mosquitto, free_port
 from host.lines import Lines
@@ -24,8 +24,6 @@ def tls_broker():
     b.close()
 
 
-def lines(out, key):
-    return [ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith(key + " ")]
 
 
 def test_tls_verified_connect_publish_subscribe(tls_broker):

@@ -28,9 +28,7 @@ else:
     c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port)
 c.connect()
 
-if False:
-    pass
-elif what == "rates":
+if what == "rates":
     for qos, count in ((0, n), (1, max(n // 20, 20))):
         c.publish(TOPIC, PAYLOAD, qos=1)  # warm up, and start from an acked state
         t = ticks_us()
@@ -93,10 +91,8 @@ elif what == "window":
     c.disconnect()
 elif what == "wire":
     # QoS 1 readings through the proxy, which counts the bytes.
-    print("MARK-START")
     for i in range(n):
         c.publish(TOPIC, PAYLOAD, qos=1)
-    print("MARK-END")
     c.disconnect()
 elif what == "idle":
     # Four keepalives of idling, servicing the link the way each client allows.
