@@ -77,13 +77,6 @@ class MQTTException(Exception):
     pass
 
 
-# CONNACK return codes 1-5 (MQTT 3.1.1, table 3.1)
-_REFUSED = (
-    "?|unacceptable protocol version|identifier rejected|server unavailable"
-    "|bad user name or password|not authorized|refused"
-)
-
-
 def _bytes(s):
     return s.encode() if isinstance(s, str) else s
 
@@ -127,31 +120,31 @@ def _check_topic(t, filter):
         raise ValueError("bad topic", t)
 
 
-def _header(buf, op, rl):
+def _header(buf, op, n):
     # Fixed header (MQTT-2.2): the type byte with its flags as table 2.2 sets them
-    # (MQTT-2.2.2-1: callers pass 0x10, 0x30|flags, 0x82, 0xA2), then the remaining length in 1-4 bytes of 7
-    # bits, low first (MQTT-2.2.3). Written to end at offset 5, where the variable header
+    # (MQTT-2.2.2-1: callers pass 0x10, 0x30|flags, 0x82, 0xA2), then the remaining
+    # length n in 1-4 bytes of 7 bits, low first (MQTT-2.2.3). Written to end at offset 5, where the variable header
     # starts; returns where the packet starts.
-    if rl > 268435455:
-        raise ValueError("packet too large")
-    i = 3 if rl < 128 else 2 if rl < 16384 else 1 if rl < 2097152 else 0
+    if n > 268435455:
+        raise ValueError("too large")
+    i = 3 if n < 128 else 2 if n < 16384 else 1 if n < 2097152 else 0
     buf[i] = op
     for j in range(i + 1, 5):
-        buf[j] = rl & 127 | (128 if j < 4 else 0)
-        rl >>= 7
+        buf[j] = n & 127 | (128 if j < 4 else 0)
+        n >>= 7
     return i
 
 
-def _str(buf, i, s):
+def _str(buf, off, s):
     # A string or binary field: 2-byte length, then the bytes (MQTT-1.5.3). It must leave
     # 2 bytes free behind it (a packet id or a QoS byte may follow): assigning past the end
     # would grow the buffer, that is, allocate.
     n = len(s)
-    if i + 4 + n > len(buf):
-        raise ValueError("larger than bufsize")
-    struct.pack_into("!H", buf, i, n)
-    buf[i + 2 : i + 2 + n] = s
-    return i + 2 + n
+    if off + 4 + n > len(buf):
+        raise ValueError("bufsize")
+    struct.pack_into("!H", buf, off, n)
+    buf[off + 2 : off + 2 + n] = s
+    return off + 2 + n
 
 
 class MQTTClient:
@@ -183,7 +176,7 @@ class MQTTClient:
         self.server = server
         self.port = port or (8883 if ssl else 1883)
         self.user = _bytes(user)
-        self.pswd = _bytes(password)
+        self.password = _bytes(password)
         self.keepalive = keepalive
         self.ssl = ssl
         self.reconnect = reconnect
@@ -191,13 +184,17 @@ class MQTTClient:
         self.log = log
         self.cb = None
         self.sock = None
-        self._will = None  # (topic, message, qos, retain)
+        self._will = None  # (CONNECT flags, topic, message)
         self._to = int(timeout * 1000)
         # A reply is due within half a keepalive: an idle link pings after one keepalive,
         # so a silent link is found within 1.5 keepalives. Without keepalive: timeout.
         self._rto = keepalive * 500 or self._to
-        self._tx = bytearray(bufsize)
-        self._rx = bytearray(rxsize)
+        # One buffer serves both ways when the sizes agree: a packet is read only after the
+        # one being written has left, and a PUBACK is written only after its PUBLISH was
+        # delivered.
+        self._tx = self._rx = bytearray(bufsize)
+        if rxsize != bufsize:
+            self._rx = bytearray(rxsize)
         # The QoS 1 store: `inflight` slots of bufsize bytes, a ring in publish order, each
         # holding a whole PUBLISH packet that can be resent as it is. It is the client's
         # session state (MQTT-4.1.0-1), kept across reconnects; in RAM, so not across resets.
@@ -208,12 +205,10 @@ class MQTTClient:
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._head = self._n = self._pid = 0
         self._subs = {}  # topic: qos, restored when the broker has no session for us
-        self._clean = True
-        self._up = False  # the user wants a connection
+        self._clean = None  # the clean-session flag wanted; None: no connection wanted
         self._delay = self._retry_t = 0
         self._pinging = False
-        self._want = 0  # the ack a blocking call waits for
-        self._ack = 0  # the last ack received: type << 16 | packet id
+        self._want = 0  # the ack a blocking call waits for, type << 16 | id; 0 once it came
         self.dropped = 0  # QoS 0 messages dropped while offline (reconnect=True)
         self.reconnects = 0
 
@@ -225,26 +220,28 @@ class MQTTClient:
         _check_topic(topic, False)
         if qos >> 1:  # 2 is allowed (MQTT-3.1.2-14), but this client speaks QoS 0 and 1
             raise ValueError("qos")
-        self._will = (topic, _bytes(msg), qos, retain)
+        # CONNECT's will flags, QoS and retain bits (MQTT-3.1.2-9, -11, -13, -15), and the
+        # will topic and message that follow the client id (MQTT-3.1.3-1)
+        self._will = (4 | qos << 3 | retain << 5, topic, _bytes(msg))
 
     # -- the connection ----------------------------------------------------------------
 
     def connect(self, clean_session=True, timeout=None):
         # Returns the session-present flag. A refusal raises MQTTException(code, reason).
         # With reconnect=True network trouble is logged, and poll() retries with backoff.
-        if not self.client_id and not clean_session:
-            raise ValueError("empty client_id needs clean_session")  # MQTT-3.1.3-7
-        if self.pswd and not self.user:
-            raise ValueError("password without user")  # MQTT-3.1.2-22
+        cid, user, pswd, lw = self.client_id, self.user, self.password, self._will
+        if not cid and not clean_session:
+            raise ValueError("client_id")  # empty needs clean_session (MQTT-3.1.3-7)
+        if pswd and not user:
+            raise ValueError("password")  # not without a user name (MQTT-3.1.2-22)
         self._clean = clean_session
-        self._up = True
         self._fail()
         to = self._to if timeout is None else int(timeout * 1000)
         self.sock = s = socket.socket()
         try:
             # Every write is a whole packet, so Nagle only delays: a QoS 1 PUBLISH right
             # after a QoS 0 one would wait for the broker's delayed ACK (~40 ms).
-            s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)  # IPPROTO_TCP
+            s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: 6 and 1 in Linux and lwIP
             s.settimeout(to / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
             if self.ssl:
@@ -259,33 +256,32 @@ class MQTTClient:
             self._want = 0x20  # CONNACK, and nothing else, may come now (MQTT-3.2.0-1)
             # CONNECT, the first packet on the connection (MQTT-3.1.0-1): protocol name
             # "MQTT" and level 4 (sections 3.1.2.1-2), flags, keepalive, then the payload
-            # in the order of MQTT-3.1.3-1, the client id first (MQTT-3.1.3-3).
-            lw, user, pswd = self._will, self.user, self.pswd
-            rl = 12 + len(self.client_id)
+            # in the order of MQTT-3.1.3-1, the client id first (MQTT-3.1.3-3). The will
+            # topic and message are there exactly when the will flag is (MQTT-3.1.2-9), its
+            # QoS and retain only with it (MQTT-3.1.2-11, MQTT-3.1.2-13, MQTT-3.1.2-15); the
+            # user name and password exactly when their flags are (MQTT-3.1.2-18,
+            # MQTT-3.1.2-19, MQTT-3.1.2-20, MQTT-3.1.2-21).
+            f = clean_session << 1
+            fields = [cid]
             if lw:
-                rl += 4 + len(lw[0]) + len(lw[1])
+                f |= lw[0]
+                fields += lw[1:]
             if user:
-                rl += 2 + len(user)
+                f |= 0x80
+                fields.append(user)
             if pswd:
-                rl += 2 + len(pswd)
+                f |= 0x40
+                fields.append(pswd)
+            rl = 10
+            for x in fields:
+                rl += 2 + len(x)
             buf = self._tx if rl + 7 <= len(self._tx) else bytearray(rl + 7)
             buf[5:12] = b"\0\x04MQTT\x04"
-            # Will QoS and retain only with the will flag (MQTT-3.1.2-11, MQTT-3.1.2-13,
-            # MQTT-3.1.2-15); the will topic and message are there exactly when it is set
-            # (MQTT-3.1.2-9), the user name and password exactly when their flags are
-            # (MQTT-3.1.2-18, MQTT-3.1.2-19, MQTT-3.1.2-20, MQTT-3.1.2-21).
-            f = self._clean << 1 | (0x80 if user else 0) | (0x40 if pswd else 0)
-            if lw:
-                f |= 4 | lw[2] << 3 | lw[3] << 5
             buf[12] = f
             struct.pack_into("!H", buf, 13, self.keepalive)
-            i = _str(buf, 15, self.client_id)
-            if lw:
-                i = _str(buf, _str(buf, i, lw[0]), lw[1])
-            if user:
-                i = _str(buf, i, user)
-            if pswd:
-                i = _str(buf, i, pswd)
+            i = 15
+            for x in fields:
+                i = _str(buf, i, x)
             h = _header(buf, 0x10, rl)
             self._send(buf, h, i - h)
             if not self._wait(to):  # CONNACK is due within timeout
@@ -294,7 +290,11 @@ class MQTTClient:
             self._want = 0
             sp, rc = self._rx[0], self._rx[1]
             if rc:
-                raise MQTTException(rc, _REFUSED.split("|")[min(rc, 6)])
+                # the return codes of table 3.1
+                raise MQTTException(rc, (
+                    "?|unacceptable protocol version|identifier rejected|server unavailable"
+                    "|bad user name or password|not authorized|refused"
+                ).split("|")[min(rc, 6)])
             self._delay = 0
             if not sp:
                 # No session (MQTT-3.2.2-1, -2): the broker forgot our subscriptions.
@@ -321,10 +321,10 @@ class MQTTClient:
     def disconnect(self):
         # DISCONNECT, then close at once (MQTT-3.14.4-1, MQTT-3.14.4-2); the broker drops
         # the will (MQTT-3.1.2-10).
-        self._up = False
+        self._clean = None
         if self.sock:
             try:
-                self._send(b"\xe0\0", 0, 2)
+                self._send(b"\xc0\0\xe0\0", 2, 2)
             except OSError:
                 pass
         self._fail()
@@ -349,7 +349,7 @@ class MQTTClient:
             return
         if not self.reconnect:
             raise e
-        self.log("mqtt: link lost:", e)
+        self.log("mqtt:", "lost", e)
         d = self._delay
         self._delay = min(d * 2, self.backoff_max) if d else self.backoff_min
         self._retry_t = ticks_ms() + (urandom(1)[0] * self._delay >> 9)  # up to +50%
@@ -365,29 +365,22 @@ class MQTTClient:
             w = self.sock.write(buf, off, n)  # pyright: ignore[reportCallIssue, reportOptionalMemberAccess]
             if w is None:
                 if not self._wait(self._to - ticks_diff(ticks_ms(), t), 4):  # POLLOUT
-                    raise OSError("link stalled")
+                    raise OSError("stalled")
             else:
                 off += w
                 n -= w
         self._tx_t = ticks_ms()
 
-    def _wait(self, ms, ev=1):
-        # Waits up to ms for the socket to be readable (ev 1, POLLIN), writable (ev 4,
-        # POLLOUT) or failed; True if it is.
+    def _wait(self, timeout, event=1):
+        # Waits up to timeout ms for the socket to be readable (event 1, POLLIN), writable
+        # (event 4, POLLOUT) or failed; True if it is. A negative timeout would wait forever.
         p = self._p
-        ms = max(ms, 0)  # a negative timeout would wait forever
-        if ev != 1:
-            p.modify(self.sock, ev)
-        r = False
+        p.modify(self.sock, event)
         if _CPY:
-            r = bool(p.poll(ms))
-        else:
-            for _ in p.ipoll(ms):
-                r = True
-                break
-        if ev != 1:
-            p.modify(self.sock, 1)
-        return r
+            return bool(p.poll(max(timeout, 0)))
+        for _ in p.ipoll(max(timeout, 0)):
+            return True
+        return False
 
     def _read(self, n):
         # Reads exactly n bytes into the start of the receive buffer.
@@ -399,11 +392,11 @@ class MQTTClient:
             )
             if r is None:
                 if not self._wait(self._to - ticks_diff(ticks_ms(), t)):
-                    raise OSError("link stalled")
+                    raise OSError("stalled")
             elif r:
                 got += r
             else:
-                raise OSError("closed by broker")
+                raise OSError("closed")
 
     def _recv(self):
         # Reads one packet and acts on it; returns its type byte. Whatever the broker may
@@ -430,7 +423,7 @@ class MQTTClient:
             if qos > 1:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
                 raise MQTTException("bad packet", op)
             if rl > self.max_skip:  # refused before reading: nothing of it is allocated
-                raise MQTTException("packet too large", op)
+                raise MQTTException("too large", op)
             m = len(rx)
             self._read(min(rl, m))
             tl = rx[0] << 8 | rx[1]
@@ -445,7 +438,7 @@ class MQTTClient:
                 while n > m:
                     n -= m
                     self._read(min(n, m))
-                self.log("mqtt: dropped a %d-byte message, rxsize is %d" % (rl, m))
+                self.log("mqtt:", "too large", rl)
             elif self.cb:
                 self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
             if qos:
@@ -480,7 +473,8 @@ class MQTTClient:
             pass  # CONNACK, in connect(); its other flags are reserved (section 3.2.2.1)
         else:
             raise MQTTException("bad packet", op)
-        self._ack = op << 16 | pid
+        if self._want == op << 16 | pid:
+            self._want = 0  # the ack that subscribe() or unsubscribe() waits for
         return op
 
     # -- keepalive and waiting for replies ---------------------------------------------
@@ -490,17 +484,18 @@ class MQTTClient:
         if not (self._pinging or self._n or self._want):
             self._wt = ticks_ms()
         self._pinging = True
-        self._send(b"\xc0\0", 0, 2)  # PINGREQ (MQTT-3.12)
+        # PINGREQ (MQTT-3.12); DISCONNECT shares the constant: each costs 64 B of RAM
+        self._send(b"\xc0\0\xe0\0", 0, 2)
 
-    def _step(self, ms):
-        # Waits up to ms for a packet and handles it; then the keepalive's work. The
+    def _step(self, timeout):
+        # Waits up to timeout ms for a packet and handles it; then the keepalive's work. The
         # broker wants a packet from us within each keepalive (MQTT-3.1.2-23), or drops us
         # after one and a half (MQTT-3.1.2-24); we want
         # proof that the link lives: any packet from the broker is proof, so PINGREQ goes
         # out only after a keepalive with nothing sent or nothing heard. While QoS 1 flows
         # and is acked, no PINGREQ at all.
         op = None
-        if self._wait(min(ms, self._rto >> 2)):
+        if self._wait(min(timeout, self._rto >> 2)):
             op = self._recv()
         now = ticks_ms()
         if (
@@ -508,7 +503,7 @@ class MQTTClient:
             and ticks_diff(now, self._rx_t) > self._rto
             and ticks_diff(now, self._wt) > self._rto
         ):
-            raise OSError("no reply in %d ms" % self._rto)
+            raise OSError("no reply")
         k = self.keepalive * 1000
         if k and not self._pinging and (
             ticks_diff(now, self._tx_t) >= k or ticks_diff(now, self._rx_t) >= k
@@ -538,7 +533,7 @@ class MQTTClient:
                 if not self.sock or ticks_diff(ticks_ms(), t) > self._to:
                     if self.reconnect:
                         return False
-                    raise OSError("QoS 1 store full")
+                    raise OSError("store full")
                 try:
                     self._step(self._rto)
                 except (OSError, MQTTException) as e:
@@ -551,7 +546,7 @@ class MQTTClient:
             self.dropped += 1
             return False
         else:
-            raise OSError("not connected")
+            raise OSError("offline")
         # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
         # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2, MQTT-4.3.1-1,
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5).
@@ -567,7 +562,7 @@ class MQTTClient:
             buf[i : i + ml] = msg
             i += ml
         elif qos:  # the store keeps whole packets, to resend them after a reconnect
-            raise ValueError("larger than bufsize")
+            raise ValueError("bufsize")
         if qos:
             if not (self._pinging or self._n or self._want):
                 self._wt = ticks_ms()
@@ -622,18 +617,17 @@ class MQTTClient:
             self._send(buf, h, i - h)
             if not (self._pinging or self._n or self._want):
                 self._wt = ticks_ms()  # the reply clock starts
-            self._want = op
-            while self._ack != op << 16 | pid:
+            self._want = op << 16 | pid
+            while self._want:
                 self._step(self._rto)
-            self._want = 0
         except (OSError, MQTTException) as e:
             if again:
                 raise
             return self._fail(e)
         if op == 0x90 and self._rx[2] == 0x80:  # the SUBACK just read: refused
             if again:  # on a reconnect: said, and publishing goes on
-                return self.log("mqtt: subscription refused", topic)
-            raise MQTTException("subscription refused", topic)
+                return self.log("mqtt:", "refused", topic)
+            raise MQTTException("refused", topic)
 
     # -- servicing the link ------------------------------------------------------------
 
@@ -648,19 +642,20 @@ class MQTTClient:
                 left = timeout_ms - ticks_diff(ticks_ms(), t)
                 if not self.sock:
                     if not self.reconnect:
-                        raise OSError("not connected")
+                        raise OSError("offline")
                     # Offline: sleep toward the next attempt rather than spin; after
                     # disconnect() there is no next attempt.
+                    if self._clean is None:  # after disconnect(): nothing to redial
+                        sleep_ms(max(left, 0))
+                        return op
                     wait = self._delay - ticks_diff(ticks_ms(), self._retry_t)
-                    if not self._up:
-                        wait = 1 << 30
                     if wait > 0:
                         if left <= 0:
                             return op
                         sleep_ms(min(wait, left))
                         continue
                     if self.net_up and not self.net_up():
-                        raise OSError("network down")
+                        raise OSError("no network")
                     self.reconnects += 1
                     try:
                         self.connect(self._clean)

@@ -118,6 +118,28 @@ def test_incoming_qos1_acked_with_its_id_in_order_even_when_skipped():
     c.disconnect()
 
 
+def test_a_callback_that_publishes_leaves_the_puback_intact():
+    # With bufsize == rxsize (the default) one buffer serves both ways: the callback's
+    # reply is written over the message just read, and the PUBACK after it over the reply.
+    peer = Peer()
+    c = client(peer)
+    reply = bytes(range(100))
+    c.set_callback(lambda t, m: c.publish(b"re/" + t, reply + m))
+    c.connect()
+    while peer.conn is None:
+        time.sleep(0.01)
+    for pid in (0x1234, 0x0102):
+        peer.conn.sendall(packet(0x32, b"\x00\x03cmd" + pid.to_bytes(2, "big") + b"go"))
+    for _ in range(50):
+        c.poll(20)
+        if len([1 for op, _ in peer.packets if op == 0x40]) == 2:
+            break
+    sent = [(op, b) for op, b in peer.packets if op in (0x30, 0x40)]
+    one = (0x30, b"\x00\x06re/cmd" + reply + b"go")
+    assert sent == [one, (0x40, b"\x12\x34"), one, (0x40, b"\x01\x02")]
+    c.disconnect()
+
+
 def test_nothing_after_disconnect_and_the_connection_closes():  # MQTT-3.14.4-1, -2
     peer = Peer()
     c = client(peer)

@@ -28,7 +28,7 @@ def test_silent_link_found_within_one_and_a_half_keepalives_when_idle(proxy, dev
     time.sleep(0.7)
     proxy.set("blackhole")  # no FIN, no RST: the link just goes silent
     t0 = time.monotonic()
-    t_lost, line = out.wait("link lost", timeout=10)
+    t_lost, line = out.wait("mqtt: lost", timeout=10)
     found = t_lost - t0
     assert found <= 1.5 * KA + 0.3, (found, line)
     proxy.set("pass")
@@ -44,7 +44,7 @@ def test_silent_link_found_while_qos1_waits(proxy, device_bg):
     time.sleep(0.5)
     proxy.set("blackhole")
     t0 = time.monotonic()
-    t_lost, _ = out.wait("link lost", timeout=10)
+    t_lost, _ = out.wait("mqtt: lost", timeout=10)
     assert t_lost - t0 <= 1.5 * KA + 0.3
     proxy.set("pass")
     text = out.finish()

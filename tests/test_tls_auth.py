@@ -88,7 +88,7 @@ def test_a_refusal_after_reconnect_is_not_retried_in_a_tight_loop():
         b.add_user("alice", "changed")
         b.restart(signal.SIGTERM)  # the broker now refuses our password
         text = out.finish(timeout=30)
-        refusals = [ln for ln in text.splitlines() if "link lost" in ln and "not authorized" in ln]
+        refusals = [ln for ln in text.splitlines() if "mqtt: lost" in ln and "not authorized" in ln]
         attempts = int(lines(text, "reconnects")[0])
         assert refusals, text
         # Backoff 100 ms doubling would make 5 or more attempts in the ~6 s left; a refusal

