@@ -195,15 +195,16 @@ class MQTTClient:
         self._tx = self._rx = bytearray(bufsize)
         if rxsize != bufsize:
             self._rx = bytearray(rxsize)
-        # The QoS 1 store: `inflight` slots of bufsize bytes, a ring in publish order, each
-        # holding a whole PUBLISH packet that can be resent as it is. It is the client's
-        # session state (MQTT-4.1.0-1), kept across reconnects; in RAM, so not across resets.
+        # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
+        # packet that can be resent as it is; the first _n slots are in flight, oldest
+        # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
+        # in RAM, so not across resets.
         self._slot = []
         for _ in range(inflight):
             self._slot.append(bytearray(bufsize))
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
-        self._head = self._n = self._pid = 0
+        self._n = self._pid = 0
         self._subs = {}  # topic: qos, restored when the broker has no session for us
         self._clean = None  # the clean-session flag wanted; None: no connection wanted
         self._delay = self._retry_t = 0
@@ -302,9 +303,7 @@ class MQTTClient:
                     self.subscribe(t, self._subs[t], 0x82, True)
             # Resend what was never acked, in order, with the same packet id and DUP set
             # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1).
-            m = len(self._slot)
-            for j in range(self._n):
-                k = (self._head + j) % m
+            for k in range(self._n):
                 if self._spid[k]:
                     b, n = self._slot[k], self._slen[k]
                     b[n & 3] |= 8
@@ -457,13 +456,17 @@ class MQTTClient:
         pid = rx[0] << 8 | rx[1]
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
         # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
-        if op == 0x40 and rl == 2:  # PUBACK: free its slot, then the ring's acked head.
-            # Acks come in order; one out of order frees its slot once the head is acked.
-            # Slots outside the ring hold 0, so a match is in flight (pids are never 0).
-            if pid in self._spid:
-                self._spid[self._spid.index(pid)] = 0
-            while self._n and not self._spid[self._head]:
-                self._head = (self._head + 1) % len(self._slot)
+        if op == 0x40 and rl == 2:  # PUBACK: its message is done.
+            # Free slots hold 0, so a match is in flight (ids are never 0). Acks come in
+            # order; while the oldest is acked, its slot moves to the back, free. One out
+            # of order waits for those before it. pop(0) and append reuse the lists' room.
+            ids = self._spid
+            if pid in ids:
+                ids[ids.index(pid)] = 0
+            while self._n and not ids[0]:
+                ids.append(ids.pop(0))
+                self._slot.append(self._slot.pop(0))
+                self._slen.append(self._slen.pop(0))
                 self._n -= 1
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
@@ -525,11 +528,10 @@ class MQTTClient:
         tl = len(topic)
         ml = len(msg)
         if qos:
-            # The next slot of the ring; while all are taken, service the link for up to
-            # timeout until a PUBACK frees one.
-            m = len(self._slot)
+            # The first free slot; while all are taken, service the link for up to timeout
+            # until a PUBACK frees one.
             t = ticks_ms()
-            while self._n == m:
+            while self._n == len(self._slot):
                 if not self.sock or ticks_diff(ticks_ms(), t) > self._to:
                     if self.reconnect:
                         return False
@@ -538,7 +540,7 @@ class MQTTClient:
                     self._step(self._rto)
                 except (OSError, MQTTException) as e:
                     self._fail(e)
-            k = (self._head + self._n) % m
+            k = self._n
             buf = self._slot[k]
         elif self.sock:
             buf = self._tx
@@ -577,7 +579,7 @@ class MQTTClient:
                 self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
             if qos and not self.reconnect:
                 # Plain mode: return once the PUBACK came, as umqtt.simple does.
-                while self._spid[k]:
+                while pid in self._spid:
                     self._step(self._rto)
         except (OSError, MQTTException) as e:
             self._fail(e)
