@@ -123,8 +123,8 @@ def _check_topic(t, filter):
 def _header(buf, op, n):
     # Fixed header (MQTT-2.2): the type byte with its flags as table 2.2 sets them
     # (MQTT-2.2.2-1: callers pass 0x10, 0x30|flags, 0x82, 0xA2), then the remaining
-    # length n in 1-4 bytes of 7 bits, low first (MQTT-2.2.3). Written to end at offset 5, where the variable header
-    # starts; returns where the packet starts.
+    # length n in 1-4 bytes of 7 bits, low first (MQTT-2.2.3). Written to end at offset 5,
+    # where the variable header starts; returns where the packet starts.
     if n > 268435455:
         raise ValueError("too large")
     i = 3 if n < 128 else 2 if n < 16384 else 1 if n < 2097152 else 0
@@ -323,7 +323,7 @@ class MQTTClient:
         self._clean = None
         if self.sock:
             try:
-                self._send(b"\xc0\0\xe0\0", 2, 2)
+                self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping()
             except OSError:
                 pass
         self._fail()
