@@ -34,11 +34,12 @@ demo: $(STAMP)
 	@$(MAKE) -s mosquitto || { echo "demo: using amqtt instead"; $(BIN)/pip install -q amqtt==0.12.1; }
 	$(BIN)/python tools/demo.py --duration $(DURATION)
 
-# ANCHORS=dir: a micropython-lib checkout (or its bare git dir) when mip has no internet.
+# ANCHORS=dir: a micropython-lib checkout (or its bare git dir) when mip has no internet;
+# MQTT_AS=dir: likewise a micropython-mqtt checkout (mqtt_as is left out without either).
 # strace counts socket writes; without it that column says n/a.
 bench: setup
 	@command -v strace >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq strace >/dev/null 2>&1; } || true
-	$(BIN)/python tools/bench.py $(if $(ANCHORS),--anchors $(ANCHORS)) $(if $(JSON),--json $(JSON))
+	$(BIN)/python tools/bench.py $(if $(ANCHORS),--anchors $(ANCHORS)) $(if $(MQTT_AS),--mqtt-as $(MQTT_AS)) $(if $(JSON),--json $(JSON))
 
 fleet: setup
 	$(BIN)/python tools/fleet.py --n $(or $(N),100)

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""leanmqtt beside the anchors (umqtt.simple, umqtt.robust), one run, one Mosquitto.
+"""leanmqtt beside the anchors (umqtt.simple, umqtt.robust, mqtt_as), one run, one Mosquitto.
 
-    python tools/bench.py [--anchors DIR] [--n 20000] [--json bench.json]
+    python tools/bench.py [--anchors DIR] [--mqtt-as DIR] [--n 20000] [--json bench.json]
 
 The anchors are never kept in this repository. They come from
 `micropython -m mip install umqtt.simple umqtt.robust` where there is internet, or from
 DIR: a micropython-lib checkout, its bare git directory, or a folder holding umqtt/.
+mqtt_as comes from `mip install github:peterhinch/micropython-mqtt`, or from --mqtt-as DIR
+(a micropython-mqtt checkout, its bare git directory, or a folder holding mqtt_as/); without
+either it is left out. Its API is asyncio, so it runs the same workload from bench_async.py,
+with tools/bench_network.py standing in for the board's network module.
 Prints a Markdown table; rates are noisy, so compare only within one run.
 """
 import argparse
@@ -33,6 +37,7 @@ MIN_READING = 1 + 1 + 2 + TOPIC_LEN + 2 + PAYLOAD_LEN + 4
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEVICE_SCRIPT = os.path.join(HERE, "bench_device.py")
 WORKLOAD_SCRIPT = os.path.join(HERE, "bench_workload.py")
+ASYNC_SCRIPT = os.path.join(HERE, "bench_async.py")
 UMQTT = ("micropython/umqtt.simple/umqtt/simple.py", "micropython/umqtt.robust/umqtt/robust.py")
 
 
@@ -65,11 +70,37 @@ def find_anchors(src, dest):
     return [m for m in ("simple", "robust") if os.path.exists(os.path.join(dest, "umqtt", m + ".py"))]
 
 
+def find_mqtt_as(src, dest):
+    """Puts mqtt_as/__init__.py under dest; returns its path, or None (then it is left out)."""
+    out = os.path.join(dest, "mqtt_as", "__init__.py")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    if src is None:
+        subprocess.run([mpy.micropython_path(), "-m", "mip", "install", "--target", dest,
+                        "github:peterhinch/micropython-mqtt"], capture_output=True, timeout=60)
+    elif os.path.isdir(os.path.join(src, "objects")) and not os.path.isdir(os.path.join(src, "mqtt_as")):
+        with open(out, "wb") as f:
+            f.write(subprocess.run(["git", "--git-dir", src, "show", "HEAD:mqtt_as/__init__.py"],
+                                   capture_output=True, check=True).stdout)
+    else:
+        shutil.copy(os.path.join(src, "mqtt_as", "__init__.py"), out)
+    if not os.path.exists(out):
+        print("mqtt_as left out: no internet for mip; pass --mqtt-as DIR", file=sys.stderr)
+        return None
+    return out
+
+
 def device(module, port, what, path, n=0, heap=None, ballast=0):
     args = [module, port, what] + ([n] if n else []) + ([ballast] if ballast else [])
     script = WORKLOAD_SCRIPT if what in ("import", "workload") else DEVICE_SCRIPT
-    p = subprocess.run(mpy.cmd(script, args, heap), env=clean_env(path),
-                       capture_output=True, text=True, timeout=300)
+    if module == "mqtt_as":
+        script, args = ASYNC_SCRIPT, args[1:]
+    try:
+        # Short of heap, mqtt_as may keep retrying inside its tasks: a workload that has not
+        # finished in 20 s (it takes 1-3 s) did not work.
+        p = subprocess.run(mpy.cmd(script, args, heap), env=clean_env(path), capture_output=True,
+                           text=True, timeout=20 if what == "workload" else 300)
+    except subprocess.TimeoutExpired:
+        return -1, {}, "timed out"
     out = {}
     for line in p.stdout.splitlines():
         k, _, v = line.partition(" ")
@@ -177,6 +208,7 @@ def smallest_heap(module, port, path, ballast=0):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--anchors", help="micropython-lib checkout / bare git dir / folder with umqtt/")
+    ap.add_argument("--mqtt-as", help="micropython-mqtt checkout / bare git dir / folder with mqtt_as/")
     ap.add_argument("--n", type=int, default=20000, help="QoS 0 publishes per rate run")
     ap.add_argument("--json", help="write the results here as JSON")
     ap.add_argument("--opt", type=int, default=3, help="mpy-cross -O level, the same for every client")
@@ -193,6 +225,11 @@ def main():
     for name, py in clients.items():
         rel = name.replace(".", "/") + ".mpy"
         mpy_cross(py, os.path.join(mpydir, rel), a.opt)
+    mqtt_as = find_mqtt_as(a.mqtt_as, src)
+    asyncdir = os.path.join(work, "mpy_async")  # mqtt_as and the network stand-in, alone
+    if mqtt_as:
+        mpy_cross(mqtt_as, os.path.join(asyncdir, "mqtt_as", "__init__.mpy"), a.opt)
+        mpy_cross(os.path.join(HERE, "bench_network.py"), os.path.join(asyncdir, "network.mpy"), a.opt)
     results = {}
     with Mosquitto() as broker:
         for name, py in clients.items():
@@ -219,11 +256,33 @@ def main():
                 r["window_rate"] = int(out.get("window_rate", 0))
                 r["dead_link_found_s"], r["recovered_s"], r["deadlink_lost"] = dead_link_times(
                     name, broker.port, mpydir)
+        if mqtt_as:
+            results["mqtt_as"] = measure_mqtt_as(mqtt_as, broker.port, asyncdir, a.n)
     shutil.rmtree(work, ignore_errors=True)
     print_table(results)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
+
+
+def measure_mqtt_as(py, port, path, n):
+    """The columns an asyncio client can fill from the same workload; the rest stay n/a."""
+    r = {"source_bytes": os.path.getsize(py),
+         "mpy_bytes": os.path.getsize(os.path.join(path, "mqtt_as", "__init__.mpy"))}
+    rc, out, err = device("mqtt_as", port, "import", path)
+    r["import_ram"] = int(out["import_ram"]) if "import_ram" in out else None
+    r["smallest_heap"] = smallest_heap("mqtt_as", port, path)
+    r["smallest_heap_8k_app"] = smallest_heap("mqtt_as", port, path, ballast=8192 - 64)
+    rc, out, err = device("mqtt_as", port, "alloc", path)
+    r["alloc_qos0"] = int(out.get("alloc_qos0", -1))
+    r["alloc_qos1"] = int(out.get("alloc_qos1", -1))
+    r["heap_lock"] = out.get("heap_lock", "?")
+    rc, out, err = device("mqtt_as", port, "rates", path, n=n // 10)
+    if rc:
+        print(err, file=sys.stderr)
+    r["qos0_rate"] = int(out.get("qos0_rate", 0))
+    r["qos1_rate"] = int(out.get("qos1_rate", 0))
+    return r
 
 
 def print_table(results):
@@ -252,7 +311,8 @@ def print_table(results):
     print("| " + " | ".join(c for c, _ in cols2) + " |")
     print("|" + "---|" * len(cols2))
     for name, r in results.items():
-        print("| " + " | ".join([name] + [f(r) for _, f in cols2[1:]]) + " |")
+        if "wire_bytes" in r:  # mqtt_as runs only the first table's measurements
+            print("| " + " | ".join([name] + [f(r) for _, f in cols2[1:]]) + " |")
     base = results.get("umqtt.simple")
     lean = results["leanmqtt"]
     if base:
@@ -262,6 +322,13 @@ def print_table(results):
               % (lean["qos0_rate"] / max(base["qos0_rate"], 1), lean["qos1_rate"] / max(base["qos1_rate"], 1),
                  lean["smallest_heap"] / base["smallest_heap"],
                  lean["smallest_heap_8k_app"] / base["smallest_heap_8k_app"]))
+    mas = results.get("mqtt_as")
+    if mas and mas["smallest_heap"] and mas["import_ram"]:
+        print("leanmqtt / mqtt_as: import RAM x%.2f, smallest heap x%.2f (x%.2f beside 8 KB of app), "
+              "QoS1 rate x%.0f"
+              % (lean["import_ram"] / mas["import_ram"], lean["smallest_heap"] / mas["smallest_heap"],
+                 lean["smallest_heap_8k_app"] / mas["smallest_heap_8k_app"],
+                 lean["qos1_rate"] / max(mas["qos1_rate"], 1)))
 
 
 if __name__ == "__main__":
