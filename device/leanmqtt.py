@@ -374,6 +374,8 @@ class MQTTClient:
         # Waits up to timeout ms for the socket to be readable (event 1, POLLIN), writable
         # (event 4, POLLOUT) or failed; True if it is. A negative timeout would wait forever.
         p = self._p
+        if not self.sock:  # closed under a wait loop, by a callback's publish
+            raise OSError("offline")
         p.modify(self.sock, event)
         if _CPY:
             return bool(p.poll(max(timeout, 0)))
@@ -438,17 +440,22 @@ class MQTTClient:
                     n -= m
                     self._read(min(n, m))
                 self.log("mqtt:", "too large", rl)
-            elif self.cb:
-                self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
-            if qos:
+            try:
+                if rl <= m and self.cb:
+                    self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
+            finally:
                 # PUBACK with its id (MQTT-2.3.1-6), after delivery (MQTT-3.3.4-1,
                 # MQTT-4.3.2-2), in the order received (MQTT-4.6.0-2), also for a message
-                # that was skipped (MQTT-4.5.0-2).
-                b = self._tx
-                b[0] = 0x40
-                b[1] = 2
-                struct.pack_into("!H", b, 2, pid)
-                self._send(b, 0, 4)
+                # that was skipped (MQTT-4.5.0-2), and when the callback raised: the
+                # exception goes on to the caller, but an unacked message would hold one
+                # of the broker's in-flight places for us until a reconnect, and a few
+                # (Mosquitto: 20) stop all QoS 1 delivery to us.
+                if qos and self.sock:
+                    b = self._tx
+                    b[0] = 0x40
+                    b[1] = 2
+                    struct.pack_into("!H", b, 2, pid)
+                    self._send(b, 0, 4)
             return op
         if rl > 3:
             raise MQTTException("bad packet", op)
@@ -500,6 +507,8 @@ class MQTTClient:
         op = None
         if self._wait(min(timeout, self._rto >> 2)):
             op = self._recv()
+            if not self.sock:  # the callback's publish found the link dead: it was logged
+                return op
         now = ticks_ms()
         if (
             (self._pinging or self._n or self._want)
@@ -673,6 +682,8 @@ class MQTTClient:
                 if r is not None:
                     op = r
                     for _ in range(32):  # what has already arrived, boundedly
+                        if not self.sock:
+                            break
                         r = self._step(0)
                         if r is None:
                             break

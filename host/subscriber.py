@@ -59,10 +59,15 @@ class Recorder:
 
 def publish(port, topic, payload, qos=0, retain=False):
     """Publishes one message from the host and waits until the broker has it."""
+    publish_many(port, topic, [payload], qos, retain)
+
+
+def publish_many(port, topic, payloads, qos=0, retain=False):
+    """Publishes the messages in order over one connection; returns once the broker has all."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     c.connect("127.0.0.1", port)
     c.loop_start()
-    info = c.publish(topic, payload, qos=qos, retain=retain)
-    info.wait_for_publish(10)
+    for info in [c.publish(topic, p, qos=qos, retain=retain) for p in payloads]:
+        info.wait_for_publish(10)
     c.loop_stop()
     c.disconnect()

@@ -2,7 +2,8 @@
 import time
 
 from conftest import lines
-from host.subscriber import publish
+from host.lines import Lines
+from host.subscriber import publish, publish_many
 
 
 
@@ -79,3 +80,12 @@ def test_publish_and_poll_do_not_touch_the_heap(broker, device):
     for mode in ("plain", "resilient"):
         out = device("heaplock.py", broker.port, mode, 300).stdout
         assert lines(out, "ok")[0].split()[0] == "0", out  # nothing left unacked
+
+
+def test_a_callback_that_raises_does_not_stall_qos1_delivery(broker, device_bg):
+    # Each failed message is still acked: unacked, 20 of them would fill the broker's
+    # in-flight window for this client and hold every later QoS 1 message back.
+    out = Lines(device_bg("poison.py", broker.port, 5))
+    out.wait("ready")
+    publish_many(broker.port, "lean/cmd", [b"bad"] * 25 + [b"good %d" % i for i in range(5)], qos=1)
+    assert "errors 25 good 5 reconnects 0" in out.finish(timeout=30)

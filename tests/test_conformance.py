@@ -202,3 +202,49 @@ def test_matrix_covers_sections_1_to_4_and_its_references_exist():
             assert "def %s(" % name in tests, "%s: no test %s" % (rid, name)
         if status != "n/a":
             assert test.strip() and test.strip() != "-", "%s has no test or reason" % rid
+
+
+def test_a_link_lost_inside_the_callback_is_handled_once():
+    # The callback's own reply can find the link dead (resilient mode: publish() closes it,
+    # logs, returns False). poll() must then neither trip over the closed socket nor count
+    # the loss twice; the message that was being delivered is not acked on a dead link.
+    peer = Peer()
+    logs = []
+    c = client(peer, reconnect=True, keepalive=1, log=lambda *a: logs.append(a))
+    c.backoff_min = 60000  # no redial during the test
+
+    def reply(topic, msg):
+        c._fail(OSError("cut"))  # what a failed write inside publish() does
+        assert c.publish(b"re", msg) is False
+
+    c.set_callback(reply)
+    c.connect()
+    while peer.conn is None:
+        time.sleep(0.01)
+    peer.conn.sendall(packet(0x32, b"\x00\x03cmd\x00\x07go") + packet(0x30, b"\x00\x03cmd" + b"more"))
+    time.sleep(1.1)  # a PINGREQ is due too: it must not go out on the closed link
+    assert c.poll(100) == 0x32
+    assert not c.isconnected() and c.dropped == 1
+    assert [a[1] for a in logs] == ["lost"], logs
+    assert 0x40 not in peer.types()
+    c.disconnect()
+
+
+def test_a_link_lost_inside_the_callback_during_subscribe_is_network_trouble():
+    # subscribe() waits for its SUBACK; a message delivered meanwhile whose callback loses
+    # the link ends that wait as network trouble (resilient: logged, no exception), with the
+    # subscription kept for the next connection.
+    peer = Peer()
+    logs = []
+    c = client(peer, reconnect=True, log=lambda *a: logs.append(a))
+    c.backoff_min = 60000
+    c.set_callback(lambda t, m: c._fail(OSError("cut")))
+    c.connect()
+    while peer.conn is None:
+        time.sleep(0.01)
+    peer.conn.sendall(packet(0x30, b"\x00\x03cmd" + b"go"))
+    time.sleep(0.1)
+    assert c.subscribe(b"a/b", 1) is None
+    assert not c.isconnected() and c._subs == {b"a/b": 1}
+    assert logs and logs[0][2].args == ("cut",), logs
+    c.disconnect()
