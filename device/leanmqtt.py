@@ -44,6 +44,9 @@ if _CPY:
     def ticks_diff(a, b):
         return a - b
 
+    def ticks_add(a, b):
+        return a + b
+
     def sleep_ms(ms):
         sleep(ms / 1000)
 
@@ -68,7 +71,7 @@ if _CPY:
                 return None
 
 else:
-    from time import ticks_ms, ticks_diff, sleep_ms  # pyright: ignore
+    from time import ticks_ms, ticks_diff, ticks_add, sleep_ms  # pyright: ignore
 
 
 class MQTTException(Exception):
@@ -351,7 +354,9 @@ class MQTTClient:
         self.log("mqtt:", "lost", e)
         d = self._delay
         self._delay = min(d * 2, self.backoff_max) if d else self.backoff_min
-        self._retry_t = ticks_ms() + (urandom(1)[0] * self._delay >> 9)  # up to +50%
+        # Up to +50% of jitter. ticks_add, not +: past the wrap of ticks_ms() a sum is a
+        # big int, which ticks_diff() reads as garbage (a reconnect days away).
+        self._retry_t = ticks_add(ticks_ms(), urandom(1)[0] * self._delay >> 9)
 
     # -- bytes in and out --------------------------------------------------------------
 

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from conftest import lines
 from host.lines import Lines
 from host.proxy import DOWN, UP, FaultProxy
 from host.subscriber import Recorder
@@ -167,3 +168,8 @@ def test_a_packet_cut_in_half_then_closed_is_recovered_from(broker, proxy, devic
 
 def numbers_of(msgs):
     return {int(p) for t, p, q, r in msgs if t == "lean/seq"}
+
+
+def test_backoff_across_the_ticks_wrap(device):
+    lo, hi = map(int, lines(device("ticks_wrap.py").stdout, "waits")[0].split())
+    assert 20000 <= lo <= hi <= 30000, (lo, hi)
