@@ -208,7 +208,9 @@ class MQTTClient:
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._n = self._pid = 0
-        self._subs = {}  # topic: qos, restored when the broker has no session for us
+        # topic: qos (0, 1) once the broker acked it; qos + 2 for a SUBSCRIBE and -1 for an
+        # UNSUBSCRIBE it has not acked yet, made again on the next connection
+        self._subs = {}
         self._clean = None  # the clean-session flag wanted; None: no connection wanted
         self._delay = self._retry_t = 0
         self._pinging = False
@@ -300,10 +302,17 @@ class MQTTClient:
                     "|bad user name or password|not authorized|refused"
                 ).split("|")[min(rc, 6)])
             self._delay = 0
-            if not sp:
-                # No session (MQTT-3.2.2-1, -2): the broker forgot our subscriptions.
-                for t in self._subs:
-                    self.subscribe(t, self._subs[t], 0x82, True)
+            # What the broker has not acked is made again; when it has no session for us
+            # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
+            for t in list(self._subs):
+                q = self._subs[t]
+                if q < 0:  # an UNSUBSCRIBE not acked
+                    if sp:
+                        self.subscribe(t, -1, 0xA2, True)
+                    else:
+                        del self._subs[t]
+                elif q > 1 or not sp:  # a SUBSCRIBE not acked, or the session lost
+                    self.subscribe(t, q & 1, 0x82, True)
             # Resend what was never acked, in order, with the same packet id and DUP set
             # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1).
             for k in range(self._n):
@@ -604,17 +613,15 @@ class MQTTClient:
 
     def subscribe(self, topic, qos=0, op=0x82, again=False):
         # SUBSCRIBE (op 0x82), or UNSUBSCRIBE (0xA2, from unsubscribe()), then wait for
-        # SUBACK / UNSUBACK. The subscriptions are remembered, to be made again when a
-        # reconnect finds no session (again=True: that is being done now, and a network
-        # error goes to connect()).
+        # SUBACK / UNSUBACK. Both are remembered until acked, and subscriptions after, to
+        # be made again by a reconnect (again=True: that is being done now, and a network
+        # error goes to connect()). Offline, only remembered.
         topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
         _check_topic(topic, True)
         if qos > 1:
             raise ValueError("qos")
         if not again:
-            self._subs.pop(topic, None)
-            if qos >= 0:
-                self._subs[topic] = qos
+            self._subs[topic] = qos + 2 if qos >= 0 else -1
         if not self.sock:
             return
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
@@ -640,6 +647,10 @@ class MQTTClient:
             if again:
                 raise
             return self._fail(e)
+        if qos < 0:
+            del self._subs[topic]
+        else:
+            self._subs[topic] = qos
         if op == 0x90 and self._rx[2] == 0x80:  # the SUBACK just read: refused
             if again:  # on a reconnect: said, and publishing goes on
                 return self.log("mqtt:", "refused", topic)

@@ -245,6 +245,30 @@ def test_a_link_lost_inside_the_callback_during_subscribe_is_network_trouble():
     peer.conn.sendall(packet(0x30, b"\x00\x03cmd" + b"go"))
     time.sleep(0.1)
     assert c.subscribe(b"a/b", 1) is None
-    assert not c.isconnected() and c._subs == {b"a/b": 1}
+    assert not c.isconnected() and c._subs == {b"a/b": 1 + 2}  # not acked: made again
     assert logs and logs[0][2].args == ("cut",), logs
     c.disconnect()
+
+
+def test_subscriptions_not_acked_are_made_again_even_when_the_session_was_kept():
+    # A SUBSCRIBE or UNSUBSCRIBE made offline, or lost with the link before its ack, is
+    # made again on the next connection: with the session kept (session present 1), only
+    # those; with it lost, every subscription, and no unsubscription.
+    peer = Peer()
+    c = client(peer, reconnect=True, log=lambda *a: None)
+    c.connect(clean_session=False)
+    c.subscribe(b"a/1", 1)
+    c.subscribe(b"a/2", 0)
+    c._fail(OSError("cut"))
+    c.subscribe(b"a/3", 1)  # offline: remembered
+    c.unsubscribe(b"a/2")
+    sent = []
+    for sp in (1, 0):
+        peer = Peer(session_present=sp)
+        c.port = peer.port
+        c.connect(clean_session=False)
+        c.disconnect()
+        peer.closed.wait(5)
+        sent.append(sorted((op, body[2:]) for op, body in peer.packets if op in (0x82, 0xA2)))
+    assert sent[0] == [(0x82, b"\x00\x03a/3\x01"), (0xA2, b"\x00\x03a/2")]
+    assert sent[1] == [(0x82, b"\x00\x03a/1\x01"), (0x82, b"\x00\x03a/3\x01")]

@@ -155,6 +155,23 @@ def test_subscriptions_are_made_again_when_the_broker_lost_the_session(broker, d
     assert "Received SUBSCRIBE from dev-resub" in broker.log()  # on the new broker process
 
 
+def test_a_subscribe_lost_with_the_link_is_made_again_on_a_kept_session(broker, proxy, device_bg):
+    # The SUBSCRIBE never reaches the broker; its SUBACK does not come, the link is dropped,
+    # and the reconnect finds the session kept (clean_session=False): the subscription is
+    # made again all the same.
+    from host.subscriber import publish
+
+    proxy.swallow_next(UP, "SUBSCRIBE")
+    out = Lines(device_bg("resubscribe.py", proxy.port))
+    out.wait("link up", timeout=15)
+    time.sleep(0.3)
+    publish(broker.port, "lean/cmd", b"after", qos=1)
+    text = out.finish(timeout=30)
+    assert "got [b'after']" in text, text
+    assert proxy.count(UP, "SUBSCRIBE") == 2 and proxy.count(DOWN, "CONNACK") == 2
+    assert [p[2] for _, d, p in proxy.log if d == DOWN and p[0] == 0x20] == [0, 1]  # session present
+
+
 def test_a_packet_cut_in_half_then_closed_is_recovered_from(broker, proxy, device_bg):
     rec = Recorder(broker.port, "lean/seq").start()
     proxy.cut_next = (DOWN, "PUBACK")  # half a PUBACK reaches the client, then the link dies
