@@ -27,10 +27,14 @@ class App:
         self.seq = 0
         self.errors = 0  # failed sensor reads so far
         self.online = -1  # client.reconnects when "online" was last published
+        # A reconnect blocks in two steps of up to `timeout` (TCP connect, CONNACK): both
+        # together within the watchdog, or a slow broker would reset the board and lose
+        # the readings waiting in RAM.
+        timeout = max(1, min(5, config.WDT_MS // 3000)) if config.WDT_MS else 5  # s
         c = self.client = MQTTClient(
             "leanmqtt-" + self.id, config.BROKER, config.PORT,
             user=config.USER, password=config.PASSWORD, keepalive=config.KEEPALIVE,
-            reconnect=True, inflight=config.INFLIGHT,
+            reconnect=True, inflight=config.INFLIGHT, timeout=timeout,
             bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16),
             net_up=self.net_up, log=log,
         )
@@ -38,7 +42,10 @@ class App:
         self.wdt = board.watchdog(config.WDT_MS) if config.WDT_MS else None
 
     def net_up(self):
-        return board.network_up(config.WIFI_SSID, config.WIFI_PASSWORD)
+        # The join may take longer than the watchdog allows: it feeds it while it waits.
+        wdt = self.wdt
+        return board.network_up(config.WIFI_SSID, config.WIFI_PASSWORD,
+                                feed=wdt.feed if wdt else None)
 
     def start(self):
         if self.net_up():

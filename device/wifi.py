@@ -1,5 +1,6 @@
 # Joining a WLAN, for the boards that have one (esp32, rp2040): quick when already joined,
-# bounded by timeout_ms, and it says why when it fails.
+# bounded by timeout_ms, and it says why when it fails. feed(), when given, runs every
+# 200 ms while it waits: the app's watchdog, which is shorter than a join may take.
 import time
 import network
 
@@ -20,7 +21,7 @@ def reason(status):
     return "status %s" % status
 
 
-def join(ssid, password, timeout_ms=15000, pm=None):
+def join(ssid, password, timeout_ms=15000, pm=None, feed=None):
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
     if wlan.isconnected():
@@ -33,6 +34,8 @@ def join(ssid, password, timeout_ms=15000, pm=None):
         if time.ticks_diff(time.ticks_ms(), t) > timeout_ms:
             print("wifi:", reason(wlan.status()))
             return False
+        if feed:
+            feed()
         time.sleep_ms(200)
     print("wifi: connected as", wlan.ifconfig()[0])
     return True

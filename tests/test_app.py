@@ -3,7 +3,7 @@ import json
 import os
 import sys
 
-from conftest import ROOT, app_env
+from conftest import ROOT, app_env, lines
 
 sys.path.insert(0, os.path.join(ROOT, "device"))
 from bme280 import BME280  # noqa: E402
@@ -193,3 +193,18 @@ def test_bme280_sensors_are_offered_only_when_the_chip_answers():
             raise OSError(19)  # ENODEV, as an I2C read with no device gives
 
     assert bme280.sensors(NoChip()) == []
+
+
+def test_wifi_joins_and_reconnects_stay_within_the_watchdog(device):
+    # A join may take 15 s and the watchdog bites after 8: the join feeds it; and the
+    # client's two blocking steps of a reconnect (TCP connect, CONNACK) fit in it.
+    out = device("wifi_watchdog.py", env=app_env(1)).stdout
+    refused, joined = [ln.split() for ln in out.splitlines() if ln.startswith("join")]
+    assert refused[1] == "False" and 950 <= int(refused[7]) < 1500, out
+    assert "wifi: wrong password" in out
+    assert joined[1] == "True" and 550 <= int(joined[7]) < 1000, out
+    for r in (refused, joined):
+        assert int(r[3]) >= 2 and int(r[5]) <= 400, out  # fed at least every ~200 ms
+    assert lines(out, "net_up") == ["True fed 1"]
+    timeout_ms, wdt_ms = map(int, lines(out, "timeout_ms")[0].split()[::2])
+    assert 2 * timeout_ms < wdt_ms, out

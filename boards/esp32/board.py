@@ -17,8 +17,8 @@ def device_id():
     return binascii.hexlify(machine.unique_id()).decode()
 
 
-def network_up(ssid, password, timeout_ms=15000):
-    return wifi.join(ssid, password, timeout_ms)
+def network_up(ssid, password, timeout_ms=15000, feed=None):
+    return wifi.join(ssid, password, timeout_ms, feed=feed)
 
 
 def _cpu_c():

@@ -18,9 +18,9 @@ def device_id():
     return binascii.hexlify(machine.unique_id()).decode()
 
 
-def network_up(ssid, password, timeout_ms=15000):
+def network_up(ssid, password, timeout_ms=15000, feed=None):
     # Power management off: the CYW43's "performance" mode, for latency.
-    return wifi.join(ssid, password, timeout_ms, pm=0xA11140)
+    return wifi.join(ssid, password, timeout_ms, pm=0xA11140, feed=feed)
 
 
 def _cpu_c():

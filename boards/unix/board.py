@@ -19,7 +19,7 @@ def device_id():
     return hexlify(unique_id()).decode()
 
 
-def network_up(ssid, password, timeout_ms=0):
+def network_up(ssid, password, timeout_ms=0, feed=None):
     return True
 
 
