@@ -233,21 +233,8 @@ def main():
     results = {}
     with Mosquitto() as broker:
         for name, py in clients.items():
-            r = results[name] = {"source_bytes": os.path.getsize(py),
-                                 "mpy_bytes": os.path.getsize(os.path.join(mpydir, name.replace(".", "/") + ".mpy"))}
-            rc, out, err = device(name, broker.port, "import", mpydir)
-            r["import_ram"] = int(out["import_ram"]) if "import_ram" in out else None
-            r["smallest_heap"] = smallest_heap(name, broker.port, mpydir)
-            r["smallest_heap_8k_app"] = smallest_heap(name, broker.port, mpydir, ballast=8192 - 64)
-            rc, out, err = device(name, broker.port, "alloc", mpydir)
-            r["alloc_qos0"] = int(out.get("alloc_qos0", -1))
-            r["alloc_qos1"] = int(out.get("alloc_qos1", -1))
-            r["heap_lock"] = out.get("heap_lock", "?")
-            rc, out, err = device(name, broker.port, "rates", mpydir, n=a.n)
-            if rc:
-                print(err, file=sys.stderr)
-            r["qos0_rate"] = int(out.get("qos0_rate", 0))
-            r["qos1_rate"] = int(out.get("qos1_rate", 0))
+            mpy_file = os.path.join(mpydir, name.replace(".", "/") + ".mpy")
+            r = results[name] = measure_ram_and_rates(name, py, mpy_file, broker.port, mpydir, a.n)
             r["writes_qos0"], r["writes_qos1"] = writes_per_publish(name, broker.port, mpydir)
             r["wire_bytes"] = wire_bytes_per_reading(name, broker.port, mpydir)
             r["idle_ping_bytes_per_hour"], r["dropped_when_idle"] = idle_ping_bytes(name, broker.port, mpydir)
@@ -256,8 +243,10 @@ def main():
                 r["window_rate"] = int(out.get("window_rate", 0))
                 r["dead_link_found_s"], r["recovered_s"], r["deadlink_lost"] = dead_link_times(
                     name, broker.port, mpydir)
-        if mqtt_as:
-            results["mqtt_as"] = measure_mqtt_as(mqtt_as, broker.port, asyncdir, a.n)
+        if mqtt_as:  # the first table only; ~10 msg/s at QoS 1, so fewer messages
+            results["mqtt_as"] = measure_ram_and_rates(
+                "mqtt_as", mqtt_as, os.path.join(asyncdir, "mqtt_as", "__init__.mpy"), broker.port,
+                asyncdir, a.n // 10)
     shutil.rmtree(work, ignore_errors=True)
     print_table(results)
     if a.json:
@@ -265,19 +254,18 @@ def main():
             json.dump(results, f, indent=1)
 
 
-def measure_mqtt_as(py, port, path, n):
-    """The columns an asyncio client can fill from the same workload; the rest stay n/a."""
-    r = {"source_bytes": os.path.getsize(py),
-         "mpy_bytes": os.path.getsize(os.path.join(path, "mqtt_as", "__init__.mpy"))}
-    rc, out, err = device("mqtt_as", port, "import", path)
+def measure_ram_and_rates(name, py, mpy_file, port, path, n):
+    """The first table's columns: sizes, RAM, allocation, rates."""
+    r = {"source_bytes": os.path.getsize(py), "mpy_bytes": os.path.getsize(mpy_file)}
+    rc, out, err = device(name, port, "import", path)
     r["import_ram"] = int(out["import_ram"]) if "import_ram" in out else None
-    r["smallest_heap"] = smallest_heap("mqtt_as", port, path)
-    r["smallest_heap_8k_app"] = smallest_heap("mqtt_as", port, path, ballast=8192 - 64)
-    rc, out, err = device("mqtt_as", port, "alloc", path)
+    r["smallest_heap"] = smallest_heap(name, port, path)
+    r["smallest_heap_8k_app"] = smallest_heap(name, port, path, ballast=8192 - 64)
+    rc, out, err = device(name, port, "alloc", path)
     r["alloc_qos0"] = int(out.get("alloc_qos0", -1))
     r["alloc_qos1"] = int(out.get("alloc_qos1", -1))
     r["heap_lock"] = out.get("heap_lock", "?")
-    rc, out, err = device("mqtt_as", port, "rates", path, n=n // 10)
+    rc, out, err = device(name, port, "rates", path, n=n)
     if rc:
         print(err, file=sys.stderr)
     r["qos0_rate"] = int(out.get("qos0_rate", 0))
