@@ -10,7 +10,8 @@
 # tests/CONFORMANCE.md maps all of them to the code and the tests.
 #
 # What may block, and for how long (timeout is the constructor's, in seconds):
-#   connect()                  TCP connect, TLS handshake, CONNACK: up to timeout each
+#   connect()                  TCP connect, TLS handshake, CONNACK: up to timeout each;
+#                              a server given by name first waits on DNS, unbounded
 #   publish() QoS 0            until the socket takes the packet: up to timeout
 #   publish() QoS 1            reconnect=False: until its PUBACK (a dead link raises OSError)
 #                              reconnect=True: only while the in-flight store is full
