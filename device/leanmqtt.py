@@ -579,7 +579,7 @@ class MQTTClient:
         h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + 2 * qos + ml)
         i = _str(buf, 5, topic)
         if qos:
-            # Never 0 (MQTT-2.3.1-1); unused, as the ring holds fewer than 65535 (MQTT-2.3.1-2)
+            # Never 0 (MQTT-2.3.1-1); unused, as the store holds fewer than 65535 (MQTT-2.3.1-2)
             self._pid = pid = self._pid % 65535 + 1
             struct.pack_into("!H", buf, i, pid)
             i += 2
