@@ -2,6 +2,7 @@
 """leanmqtt beside the anchors (umqtt.simple, umqtt.robust, mqtt_as), one run, one Mosquitto.
 
     python tools/bench.py [--anchors DIR] [--mqtt-as DIR] [--n 20000] [--json bench.json]
+                          [--chip-only] [--chip-n 100]
 
 The anchors are never kept in this repository. They come from
 `micropython -m mip install umqtt.simple umqtt.robust` where there is internet, or from
@@ -10,7 +11,17 @@ mqtt_as comes from `mip install github:peterhinch/micropython-mqtt`, or from --m
 (a micropython-mqtt checkout, its bare git directory, or a folder holding mqtt_as/); without
 either it is left out. Its API is asyncio, so it runs the same workload from bench_async.py,
 with tools/bench_network.py standing in for the board's network module.
-Prints a Markdown table; rates are noisy, so compare only within one run.
+Prints a Markdown table; rates are noisy, so compare only within one run. Each client's
+QoS 0 / QoS 1 rate is followed, on the same connection, by the raw limit: the same prebuilt
+PUBLISH written whole in a loop, and a raw PUBLISH/PUBACK ping-pong; the share is printed.
+
+The chip section (leanmqtt and umqtt.simple, the same .mpy files) runs on the emulated
+RP2040 when LEANMQTT_SILICON holds the firmware and bootrom (host/chip.py), else says in one
+line why not: import RAM, one client's RAM (32-bit heap), the smallest free heap for the
+standard workload (ballast, bisected), CPU cycles per QoS 0 / QoS 1 publish and per QoS 0 /
+QoS 1 message received, from the cycle counter at the edges of a pin (tools/
+bench_chip_device.py, in-memory streams, no network). Cycle counts are deterministic:
+comparable across commits. --chip-only runs just that section.
 """
 import argparse
 import json
@@ -268,12 +279,16 @@ def chip_cycles(Chip, files, name, n):
     kv, edges, err = chip_run(Chip, files, "%r, 'cycles', %d" % (name, n), 120)
     if err or "done" not in kv:
         raise RuntimeError("chip: %s failed: %s" % (name, err))
-    ups = [c for v, c, _ in edges if v]
-    downs = [c for v, c, _ in edges if not v]
-    if len(ups) != len(CHIP_SEGMENTS) or len(downs) != len(CHIP_SEGMENTS):
-        raise RuntimeError("chip: %s: %d rising / %d falling edges, not %d"
-                           % (name, len(ups), len(downs), len(CHIP_SEGMENTS)))
-    span = {seg: d - u for seg, u, d in zip(CHIP_SEGMENTS, ups, downs)}
+    spans, up = [], None  # a pulse is a rising edge and the falling one after it
+    for v, c, _ in edges:  # (Pin(..., value=0) may report a first falling edge)
+        if v:
+            up = c
+        elif up is not None:
+            spans.append(c - up)
+            up = None
+    if len(spans) != len(CHIP_SEGMENTS):
+        raise RuntimeError("chip: %s: %d pulses on GP%d, not %d" % (name, len(spans), CHIP_PIN, len(CHIP_SEGMENTS)))
+    span = dict(zip(CHIP_SEGMENTS, spans))
     r = {"import_ram": int(kv["import_ram"]), "client_ram": int(kv["client_ram"]),
          "empty_loop_cycles": span["empty"] // n}
     for seg in CHIP_SEGMENTS[1:]:
