@@ -7,7 +7,7 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto emulator test demo bench fleet deploy console typecheck build clean
+.PHONY: setup mosquitto emulator test demo bench fleet deploy console typecheck build clean firmware
 
 setup: $(STAMP) mosquitto emulator
 
@@ -74,6 +74,21 @@ deploy: $(STAMP)
 
 console: $(STAMP)
 	$(BIN)/python -m serial.tools.miniterm $(PORT) 115200
+
+# The rp2 firmware of boards/rp2040_ppp (board PICO_PPP) from a MicroPython checkout with its
+# submodules: MICROPYTHON=dir (known good: af47daf3b0; see tools/firmware.py). PICOTOOL=dir: a picotool
+# 2.2.0 source tree built first, so that pico-sdk does not download it. Out: build/silicon/.
+# The ARM toolchain and cmake come from Debian, installed with apt-get when missing and root.
+firmware:
+	@test -n "$(MICROPYTHON)" || { echo "usage: make firmware MICROPYTHON=<micropython checkout> [PICOTOOL=<picotool src>]"; exit 2; }
+	@if command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v cmake >/dev/null 2>&1 && echo '#include <stdio.h>' | arm-none-eabi-gcc -E -x c - >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing gcc-arm-none-eabi libnewlib-arm-none-eabi cmake with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-arm-none-eabi libnewlib-arm-none-eabi cmake >/dev/null; \
+	else \
+		echo "the ARM toolchain is missing; install it with:  sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi cmake"; exit 1; \
+	fi
+	$(PY) tools/firmware.py --micropython $(MICROPYTHON) $(if $(PICOTOOL),--picotool $(PICOTOOL))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .stubs
