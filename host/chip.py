@@ -102,7 +102,9 @@ class Chip:
         self.console = bytearray()  # everything the REPL ever said, for failure reports
 
     # ---- lifetime
-    def start(self, timeout=60):
+    def start(self, timeout=60, repl=True):
+        """Boots the chip. repl=True: interrupts main.py, if any, and enters the raw REPL;
+        repl=False leaves main.py running (its output is in .console)."""
         fw, rom, why = silicon()
         if why:
             raise RuntimeError(why)
@@ -123,7 +125,8 @@ class Chip:
         self.sock.settimeout(None)
         threading.Thread(target=self._read_repl, daemon=True).start()
         self.wait_usb(timeout)
-        self.raw_repl(timeout)
+        if repl:
+            self.raw_repl(timeout)
         return self
 
     def close(self):
@@ -293,6 +296,55 @@ class Chip:
             raise ChipError("chip: script still running after %.0f s (%s)" % (timeout, self._why()), e.out)
         err = self.read_until(b"\x04>", 10)[:-2]
         return out.decode(errors="replace"), err.decode(errors="replace")
+
+    def spawn(self, code):
+        """Starts code on the chip and returns at once; then expect() and finish()."""
+        if isinstance(code, str):
+            code = code.encode()
+        with self.cond:
+            self.rx.clear()
+        self.write(code + b"\x04")
+        self.read_until(b"OK", 10 + len(code) / 2000)
+        self._out = bytearray()
+
+    def expect(self, text, timeout=30):
+        """Waits for text in what the running script prints; returns its output up to and
+        including it (and keeps it for finish())."""
+        got = self.read_until(text.encode(), timeout)
+        if b"\x04" in got:
+            raise ChipError("chip: the script ended before printing %r" % text,
+                            got.decode(errors="replace"))
+        self._out += got
+        return got.decode(errors="replace").replace("\r\n", "\n")
+
+    def finish(self, timeout=30):
+        """Waits for the spawned script's end; returns all its stdout, raises ChipError if
+        it raised or did not end in time (it is interrupted then)."""
+        try:
+            rest = self.read_until(b"\x04", timeout)[:-1]
+        except ChipError as e:
+            self.write(b"\x03")
+            self.raw_repl()
+            raise ChipError("chip: script still running after %.0f s (%s)" % (timeout, self._why()),
+                            (bytes(self._out) + e.out.encode()).decode(errors="replace"))
+        err = self.read_until(b"\x04>", 10)[:-2].decode(errors="replace").replace("\r\n", "\n")
+        out = (bytes(self._out) + rest).decode(errors="replace").replace("\r\n", "\n")
+        if err:
+            raise ChipError("chip: script raised", out, err)
+        return out
+
+    def rebooted(self, since, timeout=30, repl=True):
+        """After a reset or a watchdog firing reported past mark `since` (the chip then
+        boots again): waits for the new boot's USB and, with repl=True, its raw REPL.
+        Returns the report of the reset."""
+        r = self.wait_event(lambda e: e["ev"] in ("reset", "watchdog"), timeout, since)
+        if not r:
+            raise ChipError("chip: no reset within %.0f s (%s)" % (timeout, self._why()))
+        self.wait_event(lambda e: e["ev"] == "boot" and e["reason"] == r["ev"], 10, since)
+        self.wait_usb(timeout)
+        if repl:
+            self.raw_repl(timeout)
+        return r
 
     def exec(self, code, timeout=30):
         """Runs code; returns its stdout; raises ChipError with the traceback if it raised."""

@@ -23,7 +23,7 @@ const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const { spawn } = require('child_process');
-const { RP2040, USBCDC, GPIOPinState } = require('rp2040js');
+const { RP2040, USBCDC, GPIOPinState, BasePeripheral } = require('rp2040js');
 
 function argv() {
   const a = { net: true, fs: null, replPort: 0, pins: [25] };
@@ -192,6 +192,7 @@ function boot(reason) {
     error(c, m) { report({ ev: 'log', level: 'error', src: c, msg: m }); } };
   mcu.core.PC = 0x10000000;
   patchUart(mcu.uart[0]);
+  mcu.peripherals[0x40060] = new Rosc(mcu, 'ROSC_BASE');
   rxAlarm = clock.createAlarm(rxByte);
   rxScheduled = false;
   rtAlarm = clock.createAlarm(() => {
@@ -225,7 +226,7 @@ function boot(reason) {
   wd.onWatchdogTrigger = () => {
     const forced = wd.reason === 2;
     report({ ev: forced ? 'reset' : 'watchdog', us: Math.round(clock.nanos / 1000), cycles: mcu.core.cycles });
-    setImmediate(() => boot(forced ? 'reset' : 'watchdog'));
+    setImmediate(() => { boot(forced ? 'reset' : 'watchdog'); run(); });
     throw new Rebooted();
   };
   cdc = new USBCDC(mcu.usbCtrl);
@@ -250,6 +251,29 @@ function boot(reason) {
 }
 
 class Rebooted extends Error {}
+
+// Gap 4: rp2040js has no ring oscillator (ROSC reads 0), the pico SDK's get_rand_32() then
+// has no entropy but the boot's timing, which is the same each boot: lwIP picks the same
+// local port and initial sequence number after every reset, and slirp, still holding the
+// old connection, drops the new SYNs. A running ROSC whose RANDOMBIT is random, as on
+// silicon.
+class Rosc extends BasePeripheral {
+  constructor(rp2040, name) {
+    super(rp2040, name);
+    this.ctrl = (0xfab << 12) | 0xaa0; // enabled, low frequency range
+  }
+  readUint32(offset) {
+    switch (offset) {
+      case 0x00: return this.ctrl;
+      case 0x18: return (1 << 31) | (1 << 12); // STATUS: stable, enabled
+      case 0x1c: return Math.random() < 0.5 ? 1 : 0; // RANDOMBIT
+    }
+    return 0;
+  }
+  writeUint32(offset, value) {
+    if (offset === 0x00) this.ctrl = value;
+  }
+}
 
 function watchPin(p) {
   mcu.gpio[p].addListener((state) => {
