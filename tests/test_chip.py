@@ -244,3 +244,19 @@ def test_the_app_reads_the_emulated_sensors_and_outlives_a_broker_restart():
         chip.close()
         rec.stop()
         b.close()
+
+
+def test_ppp_that_never_comes_up_is_bounded_and_says_why():
+    # No peer on the UART (no slirp): network_up() gives up after its timeout, and says why.
+    chip = chipmod.Chip(files=chipmod.built_files("rp2040_ppp"), net=False).start()
+    try:
+        t = time.monotonic()
+        out = chip.exec("import board, time\nt = time.ticks_ms()\nprint(board.network_up('', '', 1500))\n"
+                        "print('ms', time.ticks_diff(time.ticks_ms(), t))", 30)
+        wall = time.monotonic() - t
+    finally:
+        chip.close()
+    assert "ppp: no link after 1500 ms: no answer from the peer" in out, out
+    assert out.split()[-3] == "False", out
+    ms = int(lines(out, "ms")[0])
+    assert 1500 <= ms < 1800 and wall < 15, (ms, wall)
