@@ -207,8 +207,10 @@ class Chip:
         e = self.wait_event(lambda e: e["ev"] == "cycles", timeout, since=n)
         return e["cycles"] if e else None
 
-    def watchdog_fired(self):
-        return self.reports("watchdog")
+    def watchdog_fired(self, since=0):
+        """The watchdog's firings reported past mark `since` ([] if none)."""
+        with self.cond:
+            return [e for e in self.events[since:] if e["ev"] == "watchdog"]
 
     # ---- the REPL
     def _read_repl(self):

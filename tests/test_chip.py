@@ -42,7 +42,7 @@ def chip():
         yield c
     finally:
         c.close()
-    assert not c.watchdog_fired()
+    assert not c.watchdog_fired(getattr(c, "fired_on_purpose", 0))
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_a_watchdog_firing_is_reported(chip):
     chip.expect("armed", 10)
     r = chip.rebooted(m, 20)
     assert r["ev"] == "watchdog" and chip.watchdog_fired()
-    chip.events = [e for e in chip.events if e["ev"] != "watchdog"]  # seen: not a failure
+    chip.fired_on_purpose = chip.mark()  # the module's check looks past this one
     assert chip.ppp_up() == "10.0.2.15"
 
 
@@ -174,7 +174,7 @@ def test_will_after_a_reset(chip, mbroker):
         assert chip.ppp_up() == "10.0.2.15"
         out = chip.exec("from leanmqtt import MQTTClient\nc = MQTTClient('chip-back', %r, %d)\n"
                         "print(c.connect())\nc.disconnect()" % (chipmod.HOST, mbroker.port), 30)
-        assert out.split() == ["0"] or out.split() == ["False"], out
+        assert out.split() == ["0"], out
     finally:
         rec.stop()
 
