@@ -3,7 +3,8 @@
 # One module, one class. Packets are assembled in buffers made once in __init__ and leave
 # in one socket write, so publish() allocates nothing. With reconnect=True the same class
 # keeps the link alive: it pings only when no other traffic proves the link, finds a dead
-# link, reconnects with backoff and resends unacknowledged QoS 1 messages with their ids.
+# link, reconnects with backoff and resends unacknowledged QoS 1 and 2 messages with their
+# ids. QoS 2 (exactly once) both ways: see "QoS 2" in MQTTClient.
 #
 # Every MQTT 3.1.1 rule that this file enforces is named where it is done, and some that it
 # relies on: MQTT-x.y.z-n is the normative statement of that number in the OASIS standard.
@@ -13,7 +14,8 @@
 #   connect()                  TCP connect, TLS handshake, CONNACK: up to timeout each;
 #                              a server given by name first waits on DNS, unbounded
 #   publish() QoS 0            until the socket takes the packet: up to timeout
-#   publish() QoS 1            reconnect=False: until its PUBACK (a dead link raises OSError)
+#   publish() QoS 1, 2         reconnect=False: until its PUBACK / PUBCOMP (a dead link
+#                              raises OSError)
 #                              reconnect=True: only while the in-flight store is full
 #   subscribe(), unsubscribe() until SUBACK / UNSUBACK
 #   poll(ms), check_msg()      up to ms (0 for check_msg), plus one reconnect when due
@@ -169,6 +171,7 @@ class MQTTClient:
         bufsize=128,
         rxsize=128,
         inflight=1,
+        qos2_in=20,
         reconnect=False,
         net_up=None,
         log=print,
@@ -209,7 +212,14 @@ class MQTTClient:
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._n = self._pid = 0
-        # topic: qos (0, 1) once the broker acked it; qos + 2 for a SUBSCRIBE and -1 for an
+        # -- QoS 2 in: the ids of incoming QoS 2 messages delivered and PUBRECed, kept until
+        # their PUBREL (MQTT-4.3.3-2): a PUBLISH resent with one of them is acked again, not
+        # delivered again. qos2_in of them can wait at once (20: Mosquitto's default
+        # in-flight window). The list is made by the first subscribe(t, 2), so those who
+        # never receive QoS 2 pay nothing; 0 marks a free place (ids are never 0).
+        self._reln = qos2_in
+        self._rel = None
+        # topic: qos (0-2) once the broker acked it; qos | 4 for a SUBSCRIBE and -1 for an
         # UNSUBSCRIBE it has not acked yet, made again on the next connection
         self._subs = {}
         self._clean = None  # the clean-session flag wanted; None: no connection wanted
@@ -225,7 +235,7 @@ class MQTTClient:
     def set_last_will(self, topic, msg, retain=False, qos=0):
         topic = _bytes(topic)
         _check_topic(topic, False)
-        if qos >> 1:  # 2 is allowed (MQTT-3.1.2-14), but this client speaks QoS 0 and 1
+        if not 0 <= qos <= 2:  # 3 is not a QoS (MQTT-3.1.2-14)
             raise ValueError("qos")
         # CONNECT's will flags, QoS and retain bits (MQTT-3.1.2-9, -11, -13, -15), and the
         # will topic and message that follow the client id (MQTT-3.1.3-1)
@@ -312,14 +322,22 @@ class MQTTClient:
                         self.subscribe(t, -1, 0xA2, True)
                     else:
                         del self._subs[t]
-                elif q > 1 or not sp:  # a SUBSCRIBE not acked, or the session lost
-                    self.subscribe(t, q & 1, 0x82, True)
+                elif q > 3 or not sp:  # a SUBSCRIBE not acked, or the session lost
+                    self.subscribe(t, q & 3, 0x82, True)
+            # -- QoS 2 in: a broker without our session will not send the PUBRELs we
+            # wait for, and may use those ids again for new messages: forget them.
+            if not sp and self._rel:
+                for k in range(len(self._rel)):
+                    self._rel[k] = 0
             # Resend what was never acked, in order, with the same packet id and DUP set
-            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1).
+            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). A QoS 2 slot that
+            # had its PUBREC holds its PUBREL (0x62) instead: that goes again, never the
+            # PUBLISH (MQTT-4.3.3-1), in the order of the PUBRECs (MQTT-4.6.0-4).
             for k in range(self._n):
                 if self._spid[k]:
                     b, n = self._slot[k], self._slen[k]
-                    b[n & 3] |= 8
+                    if b[n & 3] < 0x40:  # a PUBLISH
+                        b[n & 3] |= 8
                     self._send(b, n & 3, n >> 2)
             return sp
         except OSError as e:
@@ -345,7 +363,7 @@ class MQTTClient:
         return self.sock is not None
 
     def pending(self):
-        return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
+        return self._n  # QoS 1 and 2 messages accepted by publish(), not yet PUBACK/PUBCOMP
 
     def _fail(self, e=None):
         # Closes the socket. With an error, the link broke and is closed (MQTT-4.8.0-2):
@@ -369,6 +387,16 @@ class MQTTClient:
         self._retry_t = ticks_add(ticks_ms(), urandom(1)[0] * self._delay >> 9)
 
     # -- bytes in and out --------------------------------------------------------------
+
+    def _ack(self, op, pid):
+        # A 4-byte ack (PUBACK, PUBREC, PUBREL, PUBCOMP) with its packet id (MQTT-2.3.1-6),
+        # from the transmit buffer: every packet before it has left whole. Returns op.
+        b = self._tx
+        b[0] = op
+        b[1] = 2
+        struct.pack_into("!H", b, 2, pid)
+        self._send(b, 0, 4)
+        return op
 
     def _send(self, buf, off, n):
         # Writes n bytes, in one write unless the socket is full; then waits for room.
@@ -436,17 +464,35 @@ class MQTTClient:
             raise MQTTException("bad packet", op)
         if op & 0xF0 == 0x30:  # PUBLISH
             qos = op >> 1 & 3
-            if qos > 1:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
+            if qos > 2:  # 3 is malformed (MQTT-3.3.1-4)
                 raise MQTTException("bad packet", op)
             if rl > self.max_skip:  # refused before reading: nothing of it is allocated
                 raise MQTTException("too large", op)
             m = len(rx)
             self._read(min(rl, m))
             tl = rx[0] << 8 | rx[1]
-            at = 2 + tl + 2 * qos
+            at = 2 + tl + (2 if qos else 0)
             if at > rl or at > m:
                 raise MQTTException("bad packet", op)
             pid = rx[at - 2] << 8 | rx[at - 1]
+            # -- QoS 2 in (MQTT-4.3.3-2): an id still waiting for its PUBREL is a message
+            # already delivered: it is acked again, not delivered again. A new one needs a
+            # free place in the table, or it could not be told from its resend: without
+            # one it is neither delivered nor acked, and the link is dropped (logged in
+            # resilient mode); the broker sends it again on the next connection, after
+            # the PUBRELs that free places (MQTT-4.4.0-1). Its id is never 0 (MQTT-2.3.1-1).
+            # The id is taken before the callback runs: whatever the callback does (raise,
+            # lose the link), the message was delivered once.
+            dup = False
+            if qos == 2:
+                rel = self._rel
+                if rel is None:  # a kept session brought QoS 2 before any subscribe(t, 2)
+                    rel = self._rel = [0] * self._reln
+                dup = pid in rel
+                if not pid or not (dup or 0 in rel):
+                    raise MQTTException("qos2 full" if pid else "bad packet", pid)
+                if not dup:
+                    rel[rel.index(0)] = pid
             if rl > m:
                 # Larger than rxsize: skipped without allocating what the header claims,
                 # logged, and acked, or the broker would hold it forever.
@@ -456,7 +502,7 @@ class MQTTClient:
                     self._read(min(n, m))
                 self.log("mqtt:", "too large", rl)
             try:
-                if rl <= m and self.cb:
+                if rl <= m and self.cb and not dup:
                     self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
             finally:
                 # PUBACK with its id (MQTT-2.3.1-6), after delivery (MQTT-3.3.4-1,
@@ -464,13 +510,10 @@ class MQTTClient:
                 # that was skipped (MQTT-4.5.0-2), and when the callback raised: the
                 # exception goes on to the caller, but an unacked message would hold one
                 # of the broker's in-flight places for us until a reconnect, and a few
-                # (Mosquitto: 20) stop all QoS 1 delivery to us.
+                # (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
+                # (MQTT-4.3.3-2), the same way.
                 if qos and self.sock:
-                    b = self._tx
-                    b[0] = 0x40
-                    b[1] = 2
-                    struct.pack_into("!H", b, 2, pid)
-                    self._send(b, 0, 4)
+                    self._ack(0x30 + qos * 16, pid)
             return op
         if rl > 3:
             raise MQTTException("bad packet", op)
@@ -478,18 +521,51 @@ class MQTTClient:
         pid = rx[0] << 8 | rx[1]
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
         # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
-        if op == 0x40 and rl == 2:  # PUBACK: its message is done.
-            # Free slots hold 0, so a match is in flight (ids are never 0). Acks come in
-            # order; while the oldest is acked, its slot moves to the back, free. One out
-            # of order waits for those before it. pop(0) and append reuse the lists' room.
+        if (op == 0x40 or op == 0x50 or op == 0x70) and rl == 2:
+            # PUBACK, PUBREC, PUBCOMP. Free slots hold 0, so a match is in flight (ids are
+            # never 0). A slot's first byte says which ack it waits for: a QoS 1 PUBLISH
+            # its PUBACK, a QoS 2 one its PUBREC, a PUBREL (0x62) its PUBCOMP; another ack
+            # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
+            # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
             ids = self._spid
             if pid in ids:
-                ids[ids.index(pid)] = 0
+                k = ids.index(pid)
+                b = self._slot[k]
+                h = self._slen[k] & 3
+                w = 0x70 if b[h] == 0x62 else 0x30 + (b[h] & 6) * 8
+                if w != op and not (op == 0x50 and w == 0x70):
+                    raise MQTTException("bad packet", op)
+                if op == 0x50:
+                    # -- QoS 2 out: PUBREC. The slot now holds PUBREL, which goes now and
+                    # on each reconnect until PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone
+                    # for good. Plain publish() returns after PUBCOMP (pid stays in ids).
+                    b[0] = 0x62
+                    b[1] = 2
+                    struct.pack_into("!H", b, 2, pid)
+                    self._slen[k] = 4 << 2
+                    self._send(b, 0, 4)
+                else:  # PUBACK or PUBCOMP: its message is done
+                    ids[k] = 0
+            elif op == 0x50:
+                # PUBREC for an id not in the store (the broker kept it from an earlier
+                # run): its PUBREL all the same, or the broker holds that message for us.
+                self._ack(0x62, pid)
+            # Acks come in order; while the oldest is acked, its slot moves to the back,
+            # free. One out of order waits for those before it. pop(0) and append reuse
+            # the lists' room.
             while self._n and not ids[0]:
                 ids.append(ids.pop(0))
                 self._slot.append(self._slot.pop(0))
                 self._slen.append(self._slen.pop(0))
                 self._n -= 1
+        elif op == 0x62 and rl == 2:
+            # -- QoS 2 in: PUBREL (flags 0010, MQTT-3.6.1-1: 0x60 is refused below). The
+            # message is done: its id is free, and PUBCOMP goes back, also for an id we
+            # do not hold (a PUBREL resent after our PUBCOMP was lost).
+            rel = self._rel
+            if rel and pid in rel:
+                rel[rel.index(pid)] = 0
+            self._ack(0x70, pid)
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
@@ -541,13 +617,14 @@ class MQTTClient:
     # -- messages ----------------------------------------------------------------------
 
     def publish(self, topic, msg, retain=False, qos=0):
-        # True when the message went out (QoS 0) or is in the store (QoS 1). With
+        # True when the message went out (QoS 0) or is in the store (QoS 1, 2). With
         # reconnect=True, False when a QoS 0 message finds the link down (counted in
-        # .dropped) or the QoS 1 store stays full for timeout: nothing is dropped silently.
+        # .dropped) or the store stays full for timeout: nothing is dropped silently.
+        # QoS 2 takes a store slot like QoS 1, until PUBCOMP.
         topic = _bytes(topic)
         msg = _bytes(msg)
         _check_topic(topic, False)
-        if qos >> 1:
+        if not 0 <= qos <= 2:
             raise ValueError("qos")
         tl = len(topic)
         ml = len(msg)
@@ -576,7 +653,7 @@ class MQTTClient:
         # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
         # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2, MQTT-4.3.1-1,
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5).
-        h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + 2 * qos + ml)
+        h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + (2 if qos else 0) + ml)
         i = _str(buf, 5, topic)
         if qos:
             # Never 0 (MQTT-2.3.1-1); unused, as the store holds fewer than 65535 (MQTT-2.3.1-2)
@@ -602,7 +679,8 @@ class MQTTClient:
             if not whole:
                 self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
             if qos and not self.reconnect:
-                # Plain mode: return once the PUBACK came, as umqtt.simple does.
+                # Plain mode: return once the PUBACK (QoS 2: PUBCOMP) came, as
+                # umqtt.simple does.
                 while pid in self._spid:
                     self._step(self._rto)
         except (OSError, MQTTException) as e:
@@ -619,10 +697,12 @@ class MQTTClient:
         # error goes to connect()). Offline, only remembered.
         topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
         _check_topic(topic, True)
-        if qos > 1:
+        if qos > 2:
             raise ValueError("qos")
+        if qos == 2 and self._rel is None:  # QoS 2 in: its table, made once (see __init__)
+            self._rel = [0] * self._reln
         if not again:
-            self._subs[topic] = qos + 2 if qos >= 0 else -1
+            self._subs[topic] = qos | 4 if qos >= 0 else -1
         if not self.sock:
             return
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here

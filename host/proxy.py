@@ -2,7 +2,8 @@
 
 It parses the MQTT byte stream in both directions, counts packets by type, and can:
 pass, close (FIN), reset (RST), blackhole (sockets open, nothing forwarded), delay,
-swallow the next packet(s) of one type, or cut a connection in the middle of a packet.
+swallow the next packet(s) of one type, cut a connection in the middle of a packet or
+right after one, or send each packet of one type twice (the copy with DUP set).
 """
 import socket
 import struct
@@ -66,6 +67,8 @@ class FaultProxy:
         self.delay = 0.0
         self.swallow = {}  # (direction, type) -> how many more to drop
         self.cut_next = None  # (direction, type): forward half of it, then close
+        self.cut_after = None  # (direction, type): forward it whole, then close
+        self.duplicate = None  # (direction, "PUBLISH"): each one twice, the copy with DUP
         self.counts = {}
         self.log = []  # (time, direction, packet bytes) of every packet seen
         self.links = []
@@ -149,6 +152,10 @@ class FaultProxy:
             cut = self.cut_next == (direction, name)
             if cut:
                 self.cut_next = None
+            after = self.cut_after == (direction, name)
+            if after:
+                self.cut_after = None
+            twice = self.duplicate == (direction, name)
         if self.mode == "blackhole":
             return True
         if self.delay:
@@ -159,6 +166,11 @@ class FaultProxy:
                 link.close()
                 return False
             dst.sendall(p)
+            if twice:
+                dst.sendall(bytes([p[0] | 8]) + p[1:])
+            if after:
+                link.close()
+                return False
         except OSError:
             return False
         return True

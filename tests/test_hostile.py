@@ -170,7 +170,8 @@ def test_bad_arguments_give_valueerror_on_both_runtimes():
     assert v[("subscribe", b"+/+/#".hex())] == v[("subscribe", b"+".hex())] == "ok"
     for f in (b"a+/b", b"a/#/b", b"a/b#", b"a/+b", b"\xed\xa0\x80/#"):
         assert v[("subscribe", f.hex())] == "ValueError", f
-    assert v[("qos2",)] == v[("will",)] == "ValueError"
+    assert v[("qos3",)] == v[("will",)] == "ValueError"
+    assert v[("qos2_ok", "ok", "ok")] == "ok" and v[("qos_bad", "ValueError", "ValueError")] == "ValueError"
     assert v[("empty_id_persistent",)] == v[("password_without_user",)] == "ValueError"
 
 

@@ -21,8 +21,13 @@ for t in TOPICS:
     print("publish", t[:8].hex() or "-", len(t), verdict(c.publish, t, b"x"))
 for t in FILTERS:
     print("subscribe", t.hex(), verdict(c.subscribe, t, 0, 0x82, True))
-print("qos2", verdict(c.publish, b"a", b"x", False, 2))
+print("qos3", verdict(c.publish, b"a", b"x", False, 3))
 print("will", verdict(c.set_last_will, b"a/#", b"x"))
+# QoS 2 is a QoS: publish, subscribe and the will take it; 3 and -1 are not
+print("qos2_ok", verdict(c.publish, b"a", b"x", False, 2), verdict(c.subscribe, b"a", 2),
+      verdict(c.set_last_will, b"a", b"x", False, 2))
+print("qos_bad", verdict(c.subscribe, b"a", 3), verdict(c.set_last_will, b"a", b"x", False, 3),
+      verdict(c.publish, b"a", b"x", False, -1))
 c2 = MQTTClient("", "127.0.0.1", 1)
 print("empty_id_persistent", verdict(c2.connect, False))
 c3 = MQTTClient("x", "127.0.0.1", 1, password="p")
