@@ -171,7 +171,7 @@ class MQTTClient:
         bufsize=128,
         rxsize=128,
         inflight=1,
-        qos2_in=20,
+        qos2_in=32,
         reconnect=False,
         net_up=None,
         log=print,
@@ -214,9 +214,10 @@ class MQTTClient:
         self._n = self._pid = 0
         # -- QoS 2 in: the ids of incoming QoS 2 messages delivered and PUBRECed, kept until
         # their PUBREL (MQTT-4.3.3-2): a PUBLISH resent with one of them is acked again, not
-        # delivered again. qos2_in of them can wait at once (20: Mosquitto's default
-        # in-flight window). The list is made by the first subscribe(t, 2), so those who
-        # never receive QoS 2 pay nothing; 0 marks a free place (ids are never 0).
+        # delivered again. qos2_in of them can wait at once: Mosquitto's default in-flight
+        # window is 20, and after a reconnect its resends and new messages were seen to
+        # hold 22. The list is made by the first subscribe(t, 2), so those who never
+        # receive QoS 2 pay nothing; 0 marks a free place (ids are never 0).
         self._reln = qos2_in
         self._rel = None
         # topic: qos (0-2) once the broker acked it; qos | 4 for a SUBSCRIBE and -1 for an

@@ -158,6 +158,10 @@ class FaultProxy:
             twice = self.duplicate == (direction, name)
         if self.mode == "blackhole":
             return True
+        if link.dead:  # cut after a packet: nothing that packet caused may pass
+            return False
+        if after:
+            link.dead = True
         if self.delay:
             time.sleep(self.delay)
         try:
