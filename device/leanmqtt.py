@@ -512,7 +512,7 @@ class MQTTClient:
                 # exception goes on to the caller, but an unacked message would hold one
                 # of the broker's in-flight places for us until a reconnect, and a few
                 # (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
-                # (MQTT-4.3.3-2), the same way.
+                # (MQTT-4.3.3-2), the same way, in the same order (MQTT-4.6.0-3).
                 if qos and self.sock:
                     self._ack(0x30 + qos * 16, pid)
             return op
@@ -537,9 +537,10 @@ class MQTTClient:
                 if w != op and not (op == 0x50 and w == 0x70):
                     raise MQTTException("bad packet", op)
                 if op == 0x50:
-                    # -- QoS 2 out: PUBREC. The slot now holds PUBREL, which goes now and
-                    # on each reconnect until PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone
-                    # for good. Plain publish() returns after PUBCOMP (pid stays in ids).
+                    # -- QoS 2 out: PUBREC. The slot now holds PUBREL, which goes now (in
+                    # the order of the PUBRECs, MQTT-4.6.0-4) and on each reconnect until
+                    # PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. Plain publish()
+                    # returns after PUBCOMP (pid stays in ids).
                     b[0] = 0x62
                     b[1] = 2
                     struct.pack_into("!H", b, 2, pid)

@@ -132,3 +132,20 @@ def test_qos2_will_is_published_at_qos2(broker, recorder, device):
 def test_qos2_publish_and_receive_with_the_heap_locked(broker, device, mode):
     out = device("qos2_heaplock.py", broker.port, mode, 100).stdout
     assert lines(out, "ok") == ["0 0 in 0"], out  # 101 echoed back too: PUBREC/PUBREL/PUBCOMP
+
+
+def test_the_app_publishes_its_readings_at_qos2(broker, recorder, device):
+    # config.QOS = 2 (LEANMQTT_QOS on the unix board): each reading once, at QoS 2.
+    import json
+    import os
+
+    from conftest import ROOT, app_env
+
+    rec = recorder("leanmqtt/+/readings", qos=2)
+    main = os.path.join(ROOT, "device", "main.py")
+    out = device(main, env=app_env(broker.port, interval_ms=50, cycles=12, qos=2)).stdout
+    assert "done 12 readings" in out, out
+    msgs = rec.wait_count(12)
+    time.sleep(0.3)
+    assert [json.loads(m[1])["seq"] for m in rec.messages] == list(range(1, 13))
+    assert {m[2] for m in msgs} == {2}
