@@ -218,6 +218,8 @@ class MQTTClient:
         # window is 20, and after a reconnect its resends and new messages were seen to
         # hold 22. The list is made by the first subscribe(t, 2), so those who never
         # receive QoS 2 pay nothing; 0 marks a free place (ids are never 0).
+        if qos2_in < 1:
+            raise ValueError("qos2_in")
         self._reln = qos2_in
         self._rel = None
         # topic: qos (0-2) once the broker acked it; qos | 4 for a SUBSCRIBE and -1 for an

@@ -172,6 +172,7 @@ def test_bad_arguments_give_valueerror_on_both_runtimes():
         assert v[("subscribe", f.hex())] == "ValueError", f
     assert v[("qos3",)] == v[("will",)] == "ValueError"
     assert v[("qos2_ok", "ok", "ok")] == "ok" and v[("qos_bad", "ValueError", "ValueError")] == "ValueError"
+    assert v[("qos2_in_0",)] == "ValueError"
     assert v[("empty_id_persistent",)] == v[("password_without_user",)] == "ValueError"
 
 
