@@ -277,7 +277,7 @@ def test_subscriptions_not_acked_are_made_again_even_when_the_session_was_kept()
 # -- QoS 2 (issue 13): every flow, byte by byte ------------------------------------------
 
 
-def wait_for(pred, c=None, n=100):
+def q2_until(pred, c=None, n=100):
     """Polls the client (if any) until pred() holds; bounded."""
     for _ in range(n):
         if pred():
@@ -289,10 +289,10 @@ def wait_for(pred, c=None, n=100):
     return pred()
 
 
-def connected_peer(c, peer, clean=True):
+def q2_connect(c, peer, clean=True):
     c.port = peer.port
     sp = c.connect(clean_session=clean)
-    assert wait_for(lambda: peer.conn is not None)
+    assert q2_until(lambda: peer.conn is not None)
     return sp
 
 
@@ -302,18 +302,18 @@ def test_qos2_publish_flow_publish_pubrec_pubrel_pubcomp():
     # PUBCOMP; nothing else goes out.
     peer = Peer(acks=False)
     c = client(peer, reconnect=True, inflight=2)
-    connected_peer(c, peer)
+    q2_connect(c, peer)
     assert c.publish(b"t", b"m", qos=2) is True
-    assert wait_for(lambda: 0x34 in peer.types(), c)
+    assert q2_until(lambda: 0x34 in peer.types(), c)
     op, body = [(op, b) for op, b in peer.packets if op & 0xF0 == 0x30][0]
     assert op == 0x34 and body[:3] == b"\x00\x01t" and body[5:] == b"m"  # QoS 2, DUP 0
     pid = body[3:5]
     assert pid != b"\x00\x00" and c.pending() == 1
     peer.conn.sendall(b"\x50\x02" + pid)  # PUBREC
-    assert wait_for(lambda: 0x62 in peer.types(), c)
+    assert q2_until(lambda: 0x62 in peer.types(), c)
     assert peer.packets[-1] == (0x62, pid) and c.pending() == 1  # PUBREL, still held
     peer.conn.sendall(b"\x70\x02" + pid)  # PUBCOMP
-    assert wait_for(lambda: c.pending() == 0, c)
+    assert q2_until(lambda: c.pending() == 0, c)
     assert [op for op, _ in peer.packets] == [0x10, 0x34, 0x62]
     c.disconnect()
 
@@ -328,9 +328,9 @@ def test_qos2_plain_publish_returns_after_pubcomp():
     c.disconnect()
     # A broker that never sends PUBCOMP: publish() raises, it does not hang.
     peer = Peer(acks=False)
-    c = client(peer, keepalive=1)
+    c = client(peer, keepalive=1, timeout=1)
     c.connect()
-    assert wait_for(lambda: peer.conn is not None)
+    assert q2_until(lambda: peer.conn is not None)
 
     def pubrec_only():
         while 0x34 not in peer.types():
@@ -357,22 +357,22 @@ def test_qos2_resend_after_reconnect_pubrel_once_pubrec_came_else_publish_with_d
     for i in range(3):
         assert c.publish(b"t", b"m%d" % i, qos=2)  # offline: stored
     peer = Peer(acks=False)
-    connected_peer(c, peer, clean=False)
-    assert wait_for(lambda: len(peer.packets) == 4, c)
+    q2_connect(c, peer, clean=False)
+    assert q2_until(lambda: len(peer.packets) == 4, c)
     pubs = [b for op, b in peer.packets if op & 0xF0 == 0x30]
     ids = [b[3:5] for b in pubs]
     peer.conn.sendall(b"\x50\x02" + ids[0])
-    assert wait_for(lambda: 0x62 in peer.types(), c)
+    assert q2_until(lambda: 0x62 in peer.types(), c)
     c._fail(OSError("cut"))
     for _ in range(2):  # twice: a resent PUBREL is itself resent until PUBCOMP
         peer = Peer(session_present=1, acks=False)
-        connected_peer(c, peer, clean=False)
-        assert wait_for(lambda: len(peer.packets) == 4, c)
+        q2_connect(c, peer, clean=False)
+        assert q2_until(lambda: len(peer.packets) == 4, c)
         assert peer.packets[1:] == [(0x62, ids[0]), (0x3C, pubs[1]), (0x3C, pubs[2])]
         c._fail(OSError("cut"))
     peer = Peer(session_present=1)  # answers: all three complete
-    connected_peer(c, peer, clean=False)
-    assert wait_for(lambda: c.pending() == 0, c)
+    q2_connect(c, peer, clean=False)
+    assert q2_until(lambda: c.pending() == 0, c)
     assert [op for op, _ in peer.packets] == [0x10, 0x62, 0x3C, 0x3C, 0x62, 0x62]
     c.disconnect()
 
@@ -392,17 +392,17 @@ def test_qos2_receive_delivered_once_pubrec_until_pubrel_then_pubcomp():
     pub = b"\x00\x01t\x00\x07"
     n = len(peer.packets)
     peer.conn.sendall(packet(0x34, pub + b"one") + packet(0x3C, pub + b"one"))
-    assert wait_for(lambda: len(peer.packets) == n + 2, c)
+    assert q2_until(lambda: len(peer.packets) == n + 2, c)
     assert peer.packets[n:] == [(0x50, b"\x00\x07"), (0x50, b"\x00\x07")] and got == [b"one"]
     peer.conn.sendall(b"\x62\x02\x00\x07")  # PUBREL
-    assert wait_for(lambda: len(peer.packets) == n + 3, c)
+    assert q2_until(lambda: len(peer.packets) == n + 3, c)
     assert peer.packets[-1] == (0x70, b"\x00\x07")  # PUBCOMP
     peer.conn.sendall(packet(0x34, pub + b"two"))  # id 7 again, a new message
-    assert wait_for(lambda: len(peer.packets) == n + 4, c)
+    assert q2_until(lambda: len(peer.packets) == n + 4, c)
     assert got == [b"one", b"two"] and peer.packets[-1] == (0x50, b"\x00\x07")
     # The order of PUBRECs is the order of the PUBLISHes (MQTT-4.6.0-3).
     peer.conn.sendall(b"".join(packet(0x34, b"\x00\x01t" + bytes([0, i]) + b"x") for i in (9, 8, 10)))
-    assert wait_for(lambda: len(peer.packets) == n + 7, c)
+    assert q2_until(lambda: len(peer.packets) == n + 7, c)
     assert [b for _, b in peer.packets[-3:]] == [b"\x00\x09", b"\x00\x08", b"\x00\x0a"]
     c.disconnect()
 
@@ -414,9 +414,9 @@ def test_qos2_stale_and_unknown_acks_get_what_the_spec_wants():
     peer = Peer()
     c = client(peer)
     c.connect()
-    assert wait_for(lambda: peer.conn is not None)
+    assert q2_until(lambda: peer.conn is not None)
     peer.conn.sendall(b"\x62\x02\x01\x09" + b"\x50\x02\x00\x05" + b"\x70\x02\x00\x06" + b"\x40\x02\x00\x04")
-    assert wait_for(lambda: len(peer.packets) == 3, c)
+    assert q2_until(lambda: len(peer.packets) == 3, c)
     assert peer.packets[1:] == [(0x70, b"\x01\x09"), (0x62, b"\x00\x05")]
     c.poll(100)
     assert c.isconnected() and len(peer.packets) == 3
@@ -436,16 +436,16 @@ def test_qos2_an_ack_of_the_wrong_kind_closes_and_the_slot_is_not_wedged(qos, ac
     peer = Peer(acks=False)
     c = client(peer, reconnect=True, log=lambda *a: None)
     c.backoff_min = 60000
-    connected_peer(c, peer, clean=False)
+    q2_connect(c, peer, clean=False)
     c.publish(b"t", b"m", qos=qos)
-    assert wait_for(lambda: len(peer.packets) == 2, c)
+    assert q2_until(lambda: len(peer.packets) == 2, c)
     pid = peer.packets[1][1][3:5]
     peer.conn.sendall(ack + pid)
-    assert wait_for(lambda: not c.isconnected(), c), why
+    assert q2_until(lambda: not c.isconnected(), c), why
     assert c.pending() == 1
     peer = Peer(session_present=1)
-    connected_peer(c, peer, clean=False)
-    assert wait_for(lambda: c.pending() == 0, c), why
+    q2_connect(c, peer, clean=False)
+    assert q2_until(lambda: c.pending() == 0, c), why
     assert peer.packets[1] == (0x3A if qos == 1 else 0x3C, peer.packets[1][1])
     c.disconnect()
 
@@ -459,21 +459,21 @@ def test_qos2_ids_waiting_for_pubrel_are_kept_with_the_session_and_dropped_witho
     c.set_callback(lambda t, m: got.append(m))
     pub = packet(0x34, b"\x00\x01t\x00\x07one")
     peer = Peer()
-    connected_peer(c, peer, clean=False)
+    q2_connect(c, peer, clean=False)
     c.subscribe(b"t", 2)
     peer.conn.sendall(pub)
-    assert wait_for(lambda: peer.types()[-1] == 0x50, c)
+    assert q2_until(lambda: peer.types()[-1] == 0x50, c)
     c._fail(OSError("cut"))  # before PUBREL
     peer = Peer(session_present=1)
-    connected_peer(c, peer, clean=False)
+    q2_connect(c, peer, clean=False)
     peer.conn.sendall(bytes([pub[0] | 8]) + pub[1:])  # the broker's resend, DUP=1
-    assert wait_for(lambda: peer.types()[-1:] == [0x50], c)
+    assert q2_until(lambda: peer.types()[-1:] == [0x50], c)
     assert got == [b"one"]
     c._fail(OSError("cut"))
     peer = Peer(session_present=0)
-    connected_peer(c, peer, clean=False)
+    q2_connect(c, peer, clean=False)
     peer.conn.sendall(pub)
-    assert wait_for(lambda: peer.types()[-1:] == [0x50], c)
+    assert q2_until(lambda: peer.types()[-1:] == [0x50], c)
     assert got == [b"one", b"one"]  # a new session: a new message
     c.disconnect()
 
@@ -499,9 +499,9 @@ def test_qos2_more_ids_waiting_than_qos2_in_is_refused_not_lost_nor_doubled():
     peer = Peer(session_present=1)
     c.port = peer.port
     c.connect(clean_session=False)
-    assert wait_for(lambda: peer.conn is not None)
+    assert q2_until(lambda: peer.conn is not None)
     peer.conn.sendall(b"\x62\x02\x00\x01\x62\x02\x00\x02" + packet(0x3C, b"\x00\x01t\x00\x03m3"))
-    assert wait_for(lambda: len(peer.packets) == 4, c)
+    assert q2_until(lambda: len(peer.packets) == 4, c)
     assert got == [b"m1", b"m2", b"m3"]
     assert peer.packets[1:] == [(0x70, b"\x00\x01"), (0x70, b"\x00\x02"), (0x50, b"\x00\x03")]
     c.disconnect()
@@ -517,7 +517,7 @@ def test_qos2_will_and_malformed_flags():
     peer = Peer()
     c = client(peer)
     c.connect()
-    assert wait_for(lambda: peer.conn is not None)
+    assert q2_until(lambda: peer.conn is not None)
     peer.conn.sendall(b"\x60\x02\x00\x01")
     with pytest.raises(leanmqtt.MQTTException) as e:
         for _ in range(20):
