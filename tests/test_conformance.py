@@ -495,6 +495,7 @@ def test_qos2_more_ids_waiting_than_qos2_in_is_refused_not_lost_nor_doubled():
             c.poll(50)
     assert e.value.args == ("qos2 full", 3)
     assert got == [b"m1", b"m2"] and not c.isconnected()
+    assert peer.closed.wait(5)  # all the client sent is recorded
     assert [b for op, b in peer.packets if op == 0x50] == [b"\x00\x01", b"\x00\x02"]
     peer = Peer(session_present=1)
     c.port = peer.port

@@ -149,3 +149,34 @@ def test_the_app_publishes_its_readings_at_qos2(broker, recorder, device):
     time.sleep(0.3)
     assert [json.loads(m[1])["seq"] for m in rec.messages] == list(range(1, 13))
     assert {m[2] for m in msgs} == {2}
+
+
+def every_offset():
+    """A chop for the proxy: each packet in two pieces, split at the next offset for its size."""
+    seen = {}
+
+    def chop(p):
+        k = 1 + seen.get(len(p), 0) % (len(p) - 1)
+        seen[len(p)] = seen.get(len(p), 0) + 1
+        return [p[:k], p[k:]]
+
+    return chop
+
+
+@pytest.mark.parametrize("reconnect", [0, 1])
+def test_qos2_packets_split_at_every_offset_with_the_heap_locked(broker, proxy, device_bg, reconnect):
+    # The QoS 2 receive path (PUBLISH, PUBREL) and the publish path (PUBREC, PUBCOMP) with
+    # each packet from the broker in two pieces, every offset in turn: nothing allocated.
+    n = 25  # "lean/q2split" with an 8-byte payload at QoS 2: a 26-byte packet, 25 offsets
+    out = Lines(device_bg("qos2_split.py", proxy.port, reconnect, n))
+    out.wait("ready")
+    proxy.chop, proxy.pause = every_offset(), 0.02
+    proxy.reset_counts()
+    publish_many(broker.port, "lean/q2split", [b"%08d" % i for i in range(n)], qos=2)
+    text = out.finish(timeout=60)
+    assert "locked 6 pending 0 connected True reconnects 0" in text, text
+    assert "MemoryError" not in text and "lost" not in text, text
+    ins = [pid_of(p) for p in proxy.packets(DOWN, "PUBLISH")]
+    assert len(ins) == n and [pid_of(p) for p in proxy.packets(UP, "PUBREC")] == ins
+    assert [pid_of(p) for p in proxy.packets(UP, "PUBCOMP")] == [pid_of(p) for p in proxy.packets(DOWN, "PUBREL")]
+    assert len(proxy.packets(DOWN, "PUBREL")) == n and len(proxy.packets(DOWN, "PUBCOMP")) == 6
