@@ -27,7 +27,8 @@
 #                              the socket full may wait up to timeout for room
 #   wait_msg()                 until a packet arrives (one message handled)
 #   ping()                     until the socket takes it: up to timeout
-# Inside the callback nothing waits for an ack (see _recv).
+# Inside the callback nothing waits for an ack, and a QoS 1 publish waits for room in the
+# store only while no other message is next in the socket (see _recv).
 import socket
 import struct
 import select
@@ -223,7 +224,7 @@ class MQTTClient:
         # remaining length, the bytes of it read so far, and for a PUBLISH where its
         # payload starts << 16 | its packet id. Kept between calls: a packet that is not
         # whole by a call's deadline is finished by the next call, in step with the stream.
-        self._op = self._rl = self._got = self._hp = 0
+        self._op = self._got = 0
         self._cbing = False  # the callback runs: no other may start (see _recv)
         self._err = None  # what the callback raised, for poll() to raise
         self._dl = self._wdl = 0  # the call's deadline, for reads and for writes (ticks)
@@ -543,10 +544,11 @@ class MQTTClient:
                 # Not while the callback runs: its body waits in the socket until then.
                 return None
             qos = op >> 1 & 3
+            idl = qos and 2  # a packet id follows the topic at QoS 1 (and 2)
             if self._got <= m:
                 if not self._fill(min(rl, m)):
                     return None
-                at = 2 + (rx[0] << 8 | rx[1]) + (qos and 2)  # where the payload starts
+                at = 2 + (rx[0] << 8 | rx[1]) + idl  # where the payload starts
                 if at > rl:  # also when rl < 2: at is 2 at least
                     raise MQTTException("bad packet", op)
                 self._hp = at << 16
@@ -554,7 +556,7 @@ class MQTTClient:
                     self._hp |= qos and rx[at - 2] << 8 | rx[at - 1]
                 if rl <= m:
                     try:  # the rules of _check_topic, in place (MQTT-4.7.3-1, -2, ...)
-                        _check_topic(rx, False, 2, at - (qos and 2))
+                        _check_topic(rx, False, 2, at - idl)
                     except ValueError:
                         raise MQTTException("bad topic")
             # Larger than rxsize: read through, in rxsize pieces, without allocating what
@@ -594,7 +596,7 @@ class MQTTClient:
             if rl > m:
                 self.log("mqtt:", "too large", rl)
             elif self.cb and not dup:
-                t = bytes(rx[2 : at - (qos and 2)])
+                t = bytes(rx[2 : at - idl])
                 msg = bytes(rx[at:rl])
                 dl, wdl = self._dl, self._wdl  # the caller's deadline, after the callback's
                 self._cbing = True
