@@ -436,12 +436,6 @@ class MQTTClient:
     def _left(self):
         return ticks_diff(self._dl, ticks_ms())
 
-    def _ack(self, op, pid):
-        # A 4-byte ack (PUBACK, PUBREC, PUBREL, PUBCOMP) with its packet id (MQTT-2.3.1-6),
-        # from the transmit buffer: every packet before it has left whole.
-        struct.pack_into("!BBH", self._tx, 0, op, 2, pid)
-        self._send(self._tx, 0, 4)
-
     def _send(self, buf, off, n):
         # Writes n bytes, in one write unless the socket is full; then waits for room until
         # the call's deadline. A packet half written cannot be taken back: "stalled", and
@@ -613,7 +607,8 @@ class MQTTClient:
             # a few (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
             # (MQTT-4.3.3-2), the same way, in the same order (MQTT-4.6.0-3).
             if qos and self.sock:
-                self._ack(0x30 + qos * 16, pid)
+                struct.pack_into("!BBH", self._tx, 0, 0x30 + qos * 16, 2, pid)
+                self._send(self._tx, 0, 4)
             return op
         if not self._fill(rl):
             return None
@@ -649,7 +644,8 @@ class MQTTClient:
             elif op == 0x50:
                 # PUBREC for an id not in the store (the broker kept it from an earlier
                 # run): its PUBREL all the same, or the broker holds that message for us.
-                self._ack(0x62, pid)
+                struct.pack_into("!BBH", self._tx, 0, 0x62, 2, pid)
+                self._send(self._tx, 0, 4)
             # Acks come in order; while the oldest is acked, its slot moves to the back,
             # free. One out of order waits for those before it. pop(0) and append reuse
             # the lists' room.
@@ -665,7 +661,8 @@ class MQTTClient:
             rel = self._rel
             if rel and pid in rel:
                 rel[rel.index(pid)] = 0
-            self._ack(0x70, pid)
+            struct.pack_into("!BBH", self._tx, 0, 0x70, 2, pid)
+            self._send(self._tx, 0, 4)
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
