@@ -227,7 +227,11 @@ class MQTTClient:
         self._op = self._got = 0
         self._cbing = False  # the callback runs: no other may start (see _recv)
         self._err = None  # what the callback raised, for poll() to raise
-        self._dl = self._wdl = 0  # the call's deadline, for reads and for writes (ticks)
+        # The deadline of the public call under way (ticks): every wait in it, for a packet
+        # or an ack, ends by _dl; for room in the socket, by _wdl (the same, but in poll(),
+        # whose ms bound only the wait for packets: writes get timeout). Set where each
+        # public call starts, never per read or per step.
+        self._dl = self._wdl = 0
         # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
@@ -295,7 +299,7 @@ class MQTTClient:
             elif self.ssl:
                 self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)
             s.setblocking(False)
-            self._begin(to)
+            self._dl = self._wdl = ticks_add(ticks_ms(), to)
             if _CPY:
                 self.sock = s = _Stream(s)
             self._p = select.poll()
@@ -334,7 +338,7 @@ class MQTTClient:
             h = _header(buf, 0x10, rl)
             self._send(buf, h, i - h)
             while self._want:  # CONNACK is due within timeout
-                if not self._wait(self._left()):
+                if not self._wait(ticks_diff(self._dl, ticks_ms())):
                     raise OSError("no CONNACK")
                 self._recv()
             sp, rc = self._rx[0], self._rx[1]
@@ -389,7 +393,7 @@ class MQTTClient:
         # the will (MQTT-3.1.2-10).
         self._clean = None
         if self.sock:
-            self._begin(self._to)
+            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
             try:
                 self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping()
             except OSError:
@@ -425,16 +429,6 @@ class MQTTClient:
         self._retry_t = ticks_add(ticks_ms(), urandom(1)[0] * self._delay >> 9)
 
     # -- deadlines, bytes in and out ---------------------------------------------------
-
-    def _begin(self, ms):
-        # The deadline of a public call: every wait in it, for a packet or for room in the
-        # socket, ends by then (reads after ms, writes after timeout).
-        t = ticks_ms()
-        self._dl = ticks_add(t, ms)
-        self._wdl = ticks_add(t, self._to)
-
-    def _left(self):
-        return ticks_diff(self._dl, ticks_ms())
 
     def _send(self, buf, off, n):
         # Writes n bytes, in one write unless the socket is full; then waits for room until
@@ -481,7 +475,7 @@ class MQTTClient:
             b = self._sc if 0 < g < m else rx
             r = self.sock.readinto(b, min(n - g, len(b)))  # pyright: ignore[reportOptionalMemberAccess]
             if r is None:
-                if not self._wait(self._left()):
+                if not self._wait(ticks_diff(self._dl, ticks_ms())):
                     return False
             elif r:
                 if b is not rx:
@@ -687,7 +681,8 @@ class MQTTClient:
         self._send(b"\xc0\0\xe0\0", 0, 2)
 
     def _step(self):
-        # Waits for a packet until the call's deadline (K/8 at most) and handles it; then the keepalive's work. The broker wants a packet from us within each
+        # Waits for a packet until the call's deadline (K/8 at most) and handles it; then
+        # the keepalive's work. The broker wants a packet from us within each
         # keepalive (MQTT-3.1.2-23), or drops us after one and a half (MQTT-3.1.2-24); we
         # want proof that the link lives: any packet from the broker is proof, so PINGREQ
         # goes out only after a keepalive with nothing sent or nothing heard. While QoS 1
@@ -700,7 +695,7 @@ class MQTTClient:
         # it resend what it holds, and us what we hold (MQTT-4.4.0-1).
         op = None
         r = self._rto
-        if self._wait(min(self._left(), r >> 2)):
+        if self._wait(min(ticks_diff(self._dl, ticks_ms()), r >> 2)):
             op = self._recv()
             if not self.sock:
                 return op
@@ -736,12 +731,12 @@ class MQTTClient:
             raise ValueError("bufsize")  # the store keeps whole packets, to resend them
         if not (self.sock or self.reconnect):
             raise OSError("offline")
-        self._begin(self._to)
+        self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
         if qos:
             # The first free slot; while all are taken, service the link until a PUBACK
             # frees one, or the deadline; in the callback only while no message is next.
             while self._n == len(self._slot):
-                if not self.sock or self._left() <= 0 or self._cbing and self._op & 0xF0 == 0x30:
+                if not self.sock or ticks_diff(self._dl, ticks_ms()) <= 0 or self._cbing and self._op & 0xF0 == 0x30:
                     if self.reconnect:
                         return False
                     raise OSError("store full")
@@ -786,7 +781,7 @@ class MQTTClient:
                 # Plain mode: return once the PUBACK (QoS 2: PUBCOMP) came, as
                 # umqtt.simple does.
                 while pid in self._spid:
-                    if self._left() <= 0:
+                    if ticks_diff(self._dl, ticks_ms()) <= 0:
                         raise OSError("no reply")
                     self._step()
         except (OSError, MQTTException) as e:
@@ -829,7 +824,7 @@ class MQTTClient:
         if not self.sock:
             return
         if not again:
-            self._begin(self._to)
+            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
         op += 0x0E  # the ack: SUBACK 0x90, UNSUBACK 0xB0
         try:
             self._send(buf, h, i - h)
@@ -839,7 +834,7 @@ class MQTTClient:
                 self._wt = ticks_ms()  # the reply clock starts
             self._want = op << 16 | pid
             while self._want > 0:
-                if self._left() <= 0:
+                if ticks_diff(self._dl, ticks_ms()) <= 0:
                     if again or self.reconnect:
                         # Left unacked: made again on the next connection; a broker that
                         # never acks it is found by _step.
