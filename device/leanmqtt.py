@@ -3,7 +3,8 @@
 # One module, one class. Packets are assembled in buffers made once in __init__ and leave
 # in one socket write, so publish() allocates nothing. With reconnect=True the same class
 # keeps the link alive: it pings only when no other traffic proves the link, finds a dead
-# link, reconnects with backoff and resends unacknowledged QoS 1 messages with their ids.
+# link, reconnects with backoff and resends unacknowledged QoS 1 and 2 messages with their
+# ids. QoS 2 (exactly once) both ways: see "QoS 2" in MQTTClient.
 #
 # Every MQTT 3.1.1 rule that this file enforces is named where it is done, and some that it
 # relies on: MQTT-x.y.z-n is the normative statement of that number in the OASIS standard.
@@ -16,7 +17,7 @@
 #                              and the re-subscription together within timeout; a server
 #                              given by name first waits on DNS, unbounded
 #   publish() QoS 0            until the socket takes the packet: up to timeout
-#   publish() QoS 1            reconnect=False: until its PUBACK, up to timeout
+#   publish() QoS 1, 2         reconnect=False: until its PUBACK / PUBCOMP, up to timeout
 #                              reconnect=True: only while the in-flight store is full, up
 #                              to timeout
 #   subscribe(), unsubscribe() until SUBACK / UNSUBACK, up to timeout
@@ -181,6 +182,7 @@ class MQTTClient:
         bufsize=128,
         rxsize=128,
         inflight=1,
+        qos2_in=32,
         reconnect=False,
         net_up=None,
         log=print,
@@ -189,7 +191,7 @@ class MQTTClient:
         # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every call.
         if not 0 <= keepalive < 65536:
             raise ValueError("keepalive")
-        if inflight < 1 or min(bufsize, rxsize) < 8:  # a fixed header and an ack fit
+        if inflight < 1 or qos2_in < 1 or min(bufsize, rxsize) < 8:  # an ack fits, with room
             raise ValueError("size")
         self.client_id = _bytes(client_id)
         self.server = server
@@ -240,7 +242,15 @@ class MQTTClient:
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._n = self._pid = 0
-        # topic: qos (0, 1) once the broker acked it; qos + 2 for a SUBSCRIBE and -1 for an
+        # -- QoS 2 in: the ids of incoming QoS 2 messages delivered and PUBRECed, kept until
+        # their PUBREL (MQTT-4.3.3-2): a PUBLISH resent with one of them is acked again, not
+        # delivered again. qos2_in of them can wait at once: Mosquitto's default in-flight
+        # window is 20, and after a reconnect its resends and new messages were seen to
+        # hold 22. The list is made by the first subscribe(t, 2), so those who never
+        # receive QoS 2 pay nothing; 0 marks a free place (ids are never 0).
+        self._reln = qos2_in
+        self._rel = None
+        # topic: qos (0-2) once the broker acked it; qos | 4 for a SUBSCRIBE and -1 for an
         # UNSUBSCRIBE it has not acked yet, made again on the next connection
         self._subs = {}
         self._clean = None  # the clean-session flag wanted; None: no connection wanted
@@ -342,14 +352,22 @@ class MQTTClient:
                     "|bad user name or password|not authorized|refused"
                 ).split("|")[min(rc, 6)])
             self._delay = 0
+            # -- QoS 2 in: a broker without our session will not send the PUBRELs we
+            # wait for, and may use those ids again for new messages: forget them.
+            if not sp and self._rel:
+                for k in range(len(self._rel)):
+                    self._rel[k] = 0
             # Resend what was never acked, in order, with the same packet id and DUP set
-            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). First: a message
+            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). A QoS 2 slot that
+            # had its PUBREC holds its PUBREL (0x62) instead: that goes again, never the
+            # PUBLISH (MQTT-4.3.3-1), in the order of the PUBRECs (MQTT-4.6.0-4). First: a message
             # that arrives during the re-subscription below runs the callback, and what it
             # publishes goes out once, as new.
             for k in range(self._n):
                 if self._spid[k]:
                     b, n = self._slot[k], self._slen[k]
-                    b[n & 3] |= 8
+                    if b[n & 3] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
+                        b[n & 3] |= 8
                     self._send(b, n & 3, n >> 2)
             # What the broker has not acked is made again; when it has no session for us
             # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
@@ -362,8 +380,8 @@ class MQTTClient:
                         self.subscribe(t, -1, 0xA2, True)
                     else:
                         del self._subs[t]
-                elif q > 1 or not sp:  # a SUBSCRIBE not acked, or the session lost
-                    self.subscribe(t, q & 1, 0x82, True)
+                elif q > 3 or not sp:  # a SUBSCRIBE not acked, or the session lost
+                    self.subscribe(t, q & 3, 0x82, True)
             return sp
         except OSError as e:
             self._fail(e)
@@ -389,7 +407,7 @@ class MQTTClient:
         return self.sock is not None
 
     def pending(self):
-        return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
+        return self._n  # QoS 1 and 2 messages accepted by publish(), not yet PUBACK/PUBCOMP
 
     def _fail(self, e=None):
         # Closes the socket, and forgets a packet half read from it. With an error, the
@@ -504,7 +522,7 @@ class MQTTClient:
                 # error; and no broker sends types 0 or 1 (CONNECT).
                 raise MQTTException("bad packet", op)
             if op & 0xF0 == 0x30:  # PUBLISH
-                if op & 6 > 2:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
+                if op & 6 > 4:  # 3 is malformed (MQTT-3.3.1-4)
                     raise MQTTException("bad packet", op)
                 if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
                     raise MQTTException("too large", op)
@@ -547,9 +565,28 @@ class MQTTClient:
             hp = self._hp
             self._op = self._got = 0  # rx is free again once the message is copied out
             at = hp >> 16
+            pid = hp & 65535
+            # -- QoS 2 in (MQTT-4.3.3-2): an id still waiting for its PUBREL is a message
+            # already delivered: it is acked again, not delivered again. A new one needs a
+            # free place in the table, or it could not be told from its resend: without
+            # one it is neither delivered nor acked, and the link is dropped (logged in
+            # resilient mode); the broker sends it again on the next connection, after
+            # the PUBRELs that free places (MQTT-4.4.0-1). Its id is never 0 (MQTT-2.3.1-1).
+            # The id is taken before the callback runs: whatever the callback does, the
+            # message was delivered once.
+            dup = False
+            if qos == 2:
+                rel = self._rel
+                if rel is None:  # a kept session brought QoS 2 before any subscribe(t, 2)
+                    rel = self._rel = [0] * self._reln
+                dup = pid in rel
+                if not pid or not (dup or 0 in rel):
+                    raise MQTTException("qos2 full" if pid else "bad packet", pid)
+                if not dup:
+                    rel[rel.index(0)] = pid
             if rl > m:
                 self.log("mqtt:", "too large", rl)
-            elif self.cb:
+            elif self.cb and not dup:
                 t = bytes(rx[2 : at - idl])
                 msg = bytes(rx[at:rl])
                 dl, wdl = self._dl, self._wdl  # the caller's deadline, after the callback's
@@ -564,9 +601,10 @@ class MQTTClient:
             # MQTT-4.3.2-2), in the order received (MQTT-4.6.0-2), also for a message that
             # was skipped (MQTT-4.5.0-2), and when the callback raised: an unacked message
             # would hold one of the broker's in-flight places for us until a reconnect, and
-            # a few (Mosquitto: 20) stop all QoS 1 delivery to us.
+            # a few (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
+            # (MQTT-4.3.3-2), the same way, in the same order (MQTT-4.6.0-3).
             if qos and self.sock:
-                struct.pack_into("!BBH", self._tx, 0, 0x40, 2, hp & 65535)
+                struct.pack_into("!BBH", self._tx, 0, 0x30 + qos * 16, 2, pid)
                 self._send(self._tx, 0, 4)
             return op
         if not self._fill(rl):
@@ -575,19 +613,53 @@ class MQTTClient:
         pid = rx[0] << 8 | rx[1]
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
         # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
-        if op == 0x40 and rl == 2:  # PUBACK: its message is done.
-            # Free slots hold 0, so a match is in flight (ids are never 0). Acks come in
-            # order; while the oldest is acked, its slot moves to the back, free. One out
-            # of order waits for those before it. pop(0) and append reuse the lists' room.
+        if (op == 0x40 or op == 0x50 or op == 0x70) and rl == 2:
+            # PUBACK, PUBREC, PUBCOMP. Free slots hold 0, so a match is in flight (ids are
+            # never 0). A slot's first byte says which ack it waits for: a QoS 1 PUBLISH
+            # its PUBACK, a QoS 2 one its PUBREC, a PUBREL (0x62) its PUBCOMP; another ack
+            # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
+            # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
             ids = self._spid
             if pid in ids:
-                ids[ids.index(pid)] = 0
+                k = ids.index(pid)
+                b = self._slot[k]
+                h = self._slen[k] & 3
+                w = 0x70 if b[h] == 0x62 else 0x30 + (b[h] & 6) * 8
+                if w != op and not (op == 0x50 and w == 0x70):
+                    raise MQTTException("bad packet", op)
                 self._wt = self._rx_t  # progress: the clock of what is owed starts again
+                if op == 0x50:
+                    # -- QoS 2 out: PUBREC. The slot now holds PUBREL, which goes now (in
+                    # the order of the PUBRECs, MQTT-4.6.0-4) and on each reconnect until
+                    # PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. Plain publish()
+                    # returns after PUBCOMP (pid stays in ids).
+                    struct.pack_into("!BBH", b, 0, 0x62, 2, pid)
+                    self._slen[k] = 4 << 2
+                    self._send(b, 0, 4)
+                else:  # PUBACK or PUBCOMP: its message is done
+                    ids[k] = 0
+            elif op == 0x50:
+                # PUBREC for an id not in the store (the broker kept it from an earlier
+                # run): its PUBREL all the same, or the broker holds that message for us.
+                struct.pack_into("!BBH", self._tx, 0, 0x62, 2, pid)
+                self._send(self._tx, 0, 4)
+            # Acks come in order; while the oldest is acked, its slot moves to the back,
+            # free. One out of order waits for those before it. pop(0) and append reuse
+            # the lists' room.
             while self._n and not ids[0]:
                 ids.append(ids.pop(0))
                 self._slot.append(self._slot.pop(0))
                 self._slen.append(self._slen.pop(0))
                 self._n -= 1
+        elif op == 0x62 and rl == 2:
+            # -- QoS 2 in: PUBREL (flags 0010, MQTT-3.6.1-1: 0x60 is refused below). The
+            # message is done: its id is free, and PUBCOMP goes back, also for an id we
+            # do not hold (a PUBREL resent after our PUBCOMP was lost).
+            rel = self._rel
+            if rel and pid in rel:
+                rel[rel.index(pid)] = 0
+            struct.pack_into("!BBH", self._tx, 0, 0x70, 2, pid)
+            self._send(self._tx, 0, 4)
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
@@ -654,7 +726,7 @@ class MQTTClient:
         topic = _bytes(topic)
         msg = _bytes(msg)
         _check_topic(topic, False)
-        if qos >> 1:
+        if not 0 <= qos <= 2:  # QoS 2 takes a store slot like QoS 1, until PUBCOMP
             raise ValueError("qos")
         tl = len(topic)
         ml = len(msg)
@@ -685,7 +757,7 @@ class MQTTClient:
         # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
         # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2, MQTT-4.3.1-1,
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5).
-        h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + 2 * qos + ml)
+        h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + (qos and 2) + ml)
         i = _str(buf, 5, topic)
         if qos:
             # Never 0 (MQTT-2.3.1-1); unused, as the store holds fewer than 65535 (MQTT-2.3.1-2)
@@ -709,7 +781,8 @@ class MQTTClient:
             if not whole:
                 self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
             if qos and not (self.reconnect or self._cbing):
-                # Plain mode: return once the PUBACK came, as umqtt.simple does.
+                # Plain mode: return once the PUBACK (QoS 2: PUBCOMP) came, as
+                # umqtt.simple does.
                 while pid in self._spid:
                     if ticks_diff(self._dl, ticks_ms()) <= 0:
                         raise OSError("no reply")
@@ -733,8 +806,10 @@ class MQTTClient:
         # before anything is remembered or sent.
         topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
         _check_topic(topic, True)
-        if op == 0x82 and not 0 <= qos <= 1:
+        if op == 0x82 and not 0 <= qos <= 2:
             raise ValueError("qos")
+        if qos == 2 and self._rel is None:  # QoS 2 in: its table, made once (see __init__)
+            self._rel = [0] * self._reln
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
@@ -747,7 +822,7 @@ class MQTTClient:
             i += 1
         subs = self._subs
         if not again:
-            subs[topic] = qos + 2 if qos >= 0 else -1
+            subs[topic] = qos | 4 if qos >= 0 else -1
         mark = subs.get(topic)
         if not self.sock:
             return
