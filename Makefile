@@ -7,9 +7,10 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto test demo bench fleet deploy console typecheck build clean
+.PHONY: setup mosquitto test demo bench fleet deploy console typecheck build clean \
+	brokers rabbitmq haproxy aedes amqtt interop cluster
 
-setup: $(STAMP) mosquitto
+setup: $(STAMP) mosquitto brokers
 
 $(STAMP): requirements.txt
 	$(PY) -m venv $(VENV)
@@ -25,6 +26,47 @@ mosquitto:
 	else \
 		echo "mosquitto is missing; install it with:  sudo apt-get install mosquitto"; exit 1; \
 	fi
+
+# The brokers of the interop matrix and the cluster (issue 16): Debian's RabbitMQ (and
+# Erlang) and HAProxy, Aedes from npm with the lock file in host/aedes/, amqtt from PyPI
+# in a venv of its own (its 20 dependencies stay out of the suite's).
+AMQTT_VENV := .venv-amqtt
+brokers: rabbitmq haproxy aedes amqtt
+
+# $(call apt,COMMAND,PACKAGE): apt-get install PACKAGE when COMMAND is missing and we are root.
+apt = @if [ -x $(1) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(2) with apt-get"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get install -y -qq $(2) >/dev/null 2>&1 || \
+		  { apt-get update -qq && apt-get install -y -qq $(2) >/dev/null; }; }; \
+	else \
+		echo "$(2) is missing; install it with:  sudo apt-get install $(2)"; exit 1; \
+	fi
+
+# The harness's nodes have ports, names and epmd of their own: a system RabbitMQ that apt
+# may start does not stand in their way.
+rabbitmq:
+	$(call apt,/usr/lib/rabbitmq/bin/rabbitmq-server,rabbitmq-server)
+
+haproxy:
+	$(call apt,/usr/sbin/haproxy,haproxy)
+
+aedes: host/aedes/node_modules/.stamp
+host/aedes/node_modules/.stamp: host/aedes/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd host/aedes && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+amqtt: $(AMQTT_VENV)/.installed
+$(AMQTT_VENV)/.installed: host/amqtt/requirements.txt
+	$(PY) -m venv $(AMQTT_VENV)
+	$(AMQTT_VENV)/bin/pip install -q --disable-pip-version-check -r host/amqtt/requirements.txt
+	touch $@
+
+# The broker matrix alone, as a table (also part of `make test`, as tests/test_interop.py).
+interop: $(STAMP) mosquitto brokers
+	$(BIN)/python tools/interop.py
 
 test: setup
 	$(BIN)/pytest -q tests
