@@ -68,6 +68,11 @@ $(AMQTT_VENV)/.installed: host/amqtt/requirements.txt
 interop: $(STAMP) mosquitto brokers
 	$(BIN)/python tools/interop.py
 
+# A 3-node RabbitMQ cluster behind HAProxy, a node killed under the fleet; --table: the
+# README's four setups (2 and 3 nodes, classic and quorum queues). NODES=3 alone: one run.
+cluster: $(STAMP) rabbitmq haproxy
+	$(BIN)/python tools/cluster.py $(if $(NODES),--nodes $(NODES),--table)
+
 test: setup
 	$(BIN)/pytest -q tests
 

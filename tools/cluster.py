@@ -171,16 +171,22 @@ def run(nodes=3, quorum=True, devices=20, interval_ms=200, phase=4, seconds=12,
             result["will_of_killed_node_client"] = bool(will_rec.wait_count(1, 1))
             will_rec.stop()
             will.loop_stop()
+        end_ms = time.time() * 1000
         with lock:
-            gaps = []
+            gaps, never = [], 0
             for d, ts in arrivals.items():
+                # the pause in its readings around the kill; to the end if they never resumed
                 ts = sorted(t for t in ts if t > kill_ms - 2000)
+                if ts[-1] < kill_ms + 1000:
+                    never += 1
+                    ts.append(end_ms)
                 gaps.append(max([b - a for a, b in zip(ts, ts[1:])] + [0]))
             result.update({
                 "sent": sent, "received": len(got), "lost": sent - len(got),
                 "duplicates": dups[0], "refused": int(words["sent"][2]),
                 "pending_at_end": int(words["sent"][4]),
                 "recover_s": round(max(gaps + [0]) / 1000, 1), "devices_heard": len(arrivals),
+                "never_recovered": never,
             })
     finally:
         cl.close()
@@ -200,8 +206,11 @@ def row(r):
     setup = "%d nodes, %s queues, %s node killed%s" % (
         r["nodes"], r["queues"], "the subscriber's" if r["killed"] == "subscriber" else "another",
         ", back after %d s" % r["back_after"] if r["back_after"] is not None else "")
-    return "| %s | %d | %d | %d | %d | %.1f s | %s | %s |" % (
-        setup, r["sent"], r["received"], r["lost"], r["duplicates"], r["recover_s"],
+    recover = "%.1f s" % r["recover_s"]
+    if r["never_recovered"]:
+        recover = "never (%d devices)" % r["never_recovered"]
+    return "| %s | %d | %d | %d | %d | %s | %s | %s |" % (
+        setup, r["sent"], r["received"], r["lost"], r["duplicates"], recover,
         "yes" if r.get("retained_across_nodes") else "no",
         "yes" if r.get("will_of_killed_node_client") else "no")
 
