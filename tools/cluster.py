@@ -98,6 +98,22 @@ def _will_client(port, topic):
     return c
 
 
+def _probe(port, out, timeout=10.0):
+    """Times a new MQTT connection straight to a surviving node: CONNACK or not."""
+    ok = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="probe-after-kill")
+    c.on_connect = lambda c, u, f, rc, p=None: ok.set() if not rc.is_failure else None
+    t0 = time.monotonic()
+    try:
+        c.connect("127.0.0.1", port, keepalive=30)
+        c.loop_start()
+        out["connack_after_kill_s"] = round(time.monotonic() - t0, 1) if ok.wait(timeout) else None
+        c.loop_stop()
+        c.disconnect()
+    except OSError:
+        out["connack_after_kill_s"] = None
+
+
 def run(nodes=3, quorum=True, devices=20, interval_ms=200, phase=4, seconds=12,
         back_after=None, kill="subscriber", side_checks=True, log=print):
     t_start = time.monotonic()
@@ -152,6 +168,8 @@ def run(nodes=3, quorum=True, devices=20, interval_ms=200, phase=4, seconds=12,
         time.sleep(phase)
         kill_ms = time.time() * 1000
         cl.nodes[victim].kill()
+        probe = threading.Thread(target=_probe, args=(cl.nodes[others[0]].port, result))
+        probe.start()
         log("killed %s (SIGKILL)%s" % (cl.nodes[victim].node,
                                        ", the subscriber's node" if victim == sub_node else ""))
         if back_after is not None:
@@ -159,6 +177,7 @@ def run(nodes=3, quorum=True, devices=20, interval_ms=200, phase=4, seconds=12,
             cl.nodes[victim].start()
             log("%s is back" % cl.nodes[victim].node)
         out, _ = fleet.communicate(timeout=seconds + 180)
+        probe.join()
         words = dict((w[0], w[1:]) for w in (ln.split() for ln in out.splitlines()) if w)
         if fleet.returncode or "sent" not in words:
             raise RuntimeError("the devices failed:\n" + out)
@@ -209,14 +228,17 @@ def row(r):
     recover = "%.1f s" % r["recover_s"]
     if r["never_recovered"]:
         recover = "never (%d devices)" % r["never_recovered"]
-    return "| %s | %d | %d | %d | %d | %s | %s | %s |" % (
+    c = r.get("connack_after_kill_s")
+    return "| %s | %d | %d | %d | %d | %s | %s | %s | %s |" % (
         setup, r["sent"], r["received"], r["lost"], r["duplicates"], recover,
+        "%.1f s" % c if c is not None else "none in 10 s",
         "yes" if r.get("retained_across_nodes") else "no",
         "yes" if r.get("will_of_killed_node_client") else "no")
 
 
-HEAD = ("| setup | sent | received | lost | duplicates | time to recover | retained across "
-        "nodes | will of a client on the killed node |\n|---|---|---|---|---|---|---|---|")
+HEAD = ("| setup | sent | received | lost | duplicates | time to recover | new connection "
+        "to a survivor: CONNACK after | retained across nodes | will of a client on the "
+        "killed node |\n|---|---|---|---|---|---|---|---|---|")
 
 
 def main():
