@@ -81,8 +81,11 @@ class Aedes(_Group):
         self.dir = tempfile.mkdtemp(prefix="leanmqtt-aedes-")
         self.user = None
         self.proc = None
-        with open(os.path.join(AEDES_DIR, "node_modules", "aedes", "package.json")) as f:
-            self.version = json.load(f)["version"]
+        try:
+            with open(os.path.join(AEDES_DIR, "node_modules", "aedes", "package.json")) as f:
+                self.version = json.load(f)["version"]
+        except OSError:
+            self.version = ""  # not installed: start() says so
 
     def add_user(self, user, password):
         self.user = (user, password)
@@ -200,8 +203,12 @@ class RabbitMQ(_Group):
 
     def ctl(self, *args, timeout=60):
         """rabbitmqctl against this node; its stdout."""
+        env = self.env()
+        # The CLI is an Erlang node too, on 35672-35682 by default: give it a free port, so
+        # that harnesses running side by side do not meet there.
+        env["RABBITMQ_CTL_DIST_PORT_MIN"] = env["RABBITMQ_CTL_DIST_PORT_MAX"] = str(free_port())
         p = subprocess.run([os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n", self.node, "-q"]
-                           + list(args), env=self.env(), capture_output=True, text=True,
+                           + list(args), env=env, capture_output=True, text=True,
                            timeout=timeout)
         return p.stdout
 
