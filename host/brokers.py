@@ -201,17 +201,6 @@ class RabbitMQ(_Group):
         """SIGKILL to the node's VM and its script: a crash, no goodbye to the cluster."""
         self.stop(signal.SIGKILL)
 
-    def ctl(self, *args, timeout=60):
-        """rabbitmqctl against this node; its stdout."""
-        env = self.env()
-        # The CLI is an Erlang node too, on 35672-35682 by default: give it a free port, so
-        # that harnesses running side by side do not meet there.
-        env["RABBITMQ_CTL_DIST_PORT_MIN"] = env["RABBITMQ_CTL_DIST_PORT_MAX"] = str(free_port())
-        p = subprocess.run([os.path.join(RABBIT_BIN, "rabbitmqctl"), "-n", self.node, "-q"]
-                           + list(args), env=env, capture_output=True, text=True,
-                           timeout=timeout)
-        return p.stdout
-
     def log(self):
         out = []
         for d in (self.dir, os.path.join(self.dir, "logs")):

@@ -57,15 +57,20 @@ class Cluster:
             nd.launch()
         for nd in self.nodes[1:]:
             nd.wait()
-        want = sorted(nd.node for nd in self.nodes)
-        end = time.monotonic() + 60
-        while True:
-            st = json.loads(self.nodes[0].ctl("cluster_status", "--formatter", "json") or "{}")
-            if sorted(st.get("running_nodes", [])) == want:
-                break
-            if time.monotonic() > end:
-                raise RuntimeError("the cluster did not form: %s" % st)
-            time.sleep(1)
+        # Joined when a message published on each node reaches a subscriber on node 1
+        # (routing crosses the cluster only between its members).
+        r = Recorder(self.nodes[0].port, "cluster/joined/#", 1).start()
+        try:
+            end = time.monotonic() + 60
+            for i, nd in enumerate(self.nodes[1:], 1):
+                topic = "cluster/joined/%d" % i
+                while not any(m[0] == topic for m in r.wait_for(
+                        lambda ms: any(m[0] == topic for m in ms), 0.5)):
+                    if time.monotonic() > end:
+                        raise RuntimeError("node %s did not join the cluster" % nd.node)
+                    publish(nd.port, "cluster/joined/%d" % i, b"1", qos=1)
+        finally:
+            r.stop()
         self.proxy = HAProxy([(nd.node.split("@")[0], nd.port) for nd in self.nodes]).start()
         return self
 
