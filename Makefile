@@ -10,7 +10,7 @@ PORT    ?=
 .PHONY: setup mosquitto test demo bench fleet deploy console typecheck build clean \
 	brokers rabbitmq haproxy aedes amqtt interop cluster
 
-setup: $(STAMP) mosquitto brokers
+setup: $(STAMP) mosquitto
 
 $(STAMP): requirements.txt
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,7 @@ haproxy:
 
 aedes: host/aedes/node_modules/.stamp
 host/aedes/node_modules/.stamp: host/aedes/package-lock.json
+# Aedes 1.2.0 wants Node.js 20 or later (the machine's; Debian 12's nodejs is 18).
 	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	cd host/aedes && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -65,7 +66,7 @@ $(AMQTT_VENV)/.installed: host/amqtt/requirements.txt
 	touch $@
 
 # The broker matrix alone, as a table (also part of `make test`, as tests/test_interop.py).
-interop: $(STAMP) mosquitto brokers
+interop: setup brokers
 	$(BIN)/python tools/interop.py
 
 # A 3-node RabbitMQ cluster behind HAProxy, a node killed under the fleet; --table: the
@@ -73,7 +74,7 @@ interop: $(STAMP) mosquitto brokers
 cluster: $(STAMP) rabbitmq haproxy
 	$(BIN)/python tools/cluster.py $(if $(NODES),--nodes $(NODES),--table)
 
-test: setup
+test: setup brokers
 	$(BIN)/pytest -q tests
 
 # Mosquitto where it is or can be installed; else amqtt, a broker in Python from PyPI.
