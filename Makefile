@@ -8,7 +8,7 @@ BOARD   ?= unix
 PORT    ?=
 
 .PHONY: setup mosquitto test demo bench fleet deploy console typecheck build clean \
-	brokers rabbitmq haproxy aedes amqtt interop cluster
+	brokers rabbitmq haproxy aedes amqtt ejabberd interop cluster
 
 setup: $(STAMP) mosquitto
 
@@ -28,10 +28,10 @@ mosquitto:
 	fi
 
 # The brokers of the interop matrix and the cluster (issue 16): Debian's RabbitMQ (and
-# Erlang) and HAProxy, Aedes from npm with the lock file in host/aedes/, amqtt from PyPI
+# Erlang), ejabberd and HAProxy, Aedes from npm with the lock file in host/aedes/, amqtt from PyPI
 # in a venv of its own (its 20 dependencies stay out of the suite's).
 AMQTT_VENV := .venv-amqtt
-brokers: rabbitmq haproxy aedes amqtt
+brokers: rabbitmq haproxy aedes amqtt ejabberd
 
 # $(call apt,COMMAND,PACKAGE): apt-get install PACKAGE when COMMAND is missing and we are root.
 apt = @if [ -x $(1) ]; then :; \
@@ -51,6 +51,9 @@ rabbitmq:
 
 haproxy:
 	$(call apt,/usr/sbin/haproxy,haproxy)
+
+ejabberd:
+	$(call apt,/usr/sbin/ejabberdctl,ejabberd)
 
 aedes: host/aedes/node_modules/.stamp
 host/aedes/node_modules/.stamp: host/aedes/package-lock.json

@@ -5,11 +5,13 @@ Each on a free 127.0.0.1 port with a temp dir of its own, stopped by its pid:
   Aedes     (npm, host/aedes/: `npm ci` there)           node host/aedes/broker.mjs
   Amqtt     (PyPI, host/broker.py; venv .venv-amqtt)      amqtt -c amqtt.yaml
   RabbitMQ  (Debian rabbitmq-server, its MQTT plugin)     one node, or one of a cluster
+  Ejabberd  (Debian ejabberd, mod_mqtt)                   ejabberdctl foreground
   HAProxy   (Debian haproxy), TCP balancer with health checks, for tools/cluster.py
 `make interop` installs them all.
 """
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -39,26 +41,37 @@ class _Group(_Process):
     """A process started in a session of its own, so stop() reaches its children too
     (rabbitmq-server is a shell script over the Erlang VM)."""
 
-    def _spawn(self, argv, env=None, log="log"):
+    def _spawn(self, argv, env=None, log="log", **kw):
         self.proc = subprocess.Popen(argv, env=env, cwd=self.dir, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, log), "ab"),
-                                     start_new_session=True)
+                                     start_new_session=True, **kw)
+
+    def _group_alive(self):
+        # A live (not zombie) process of the group: the VM may outlive its script.
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if st[0] != "Z" and int(st[2]) == self.proc.pid:
+                return True
+        return False
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
+        if self.proc:
             try:
                 os.killpg(self.proc.pid, sig)
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
             except ProcessLookupError:
                 pass
-        if self.proc:
-            try:  # what is left of the group (the VM after its script), by the group's id
+            end = time.monotonic() + 20
+            while self._group_alive() and time.monotonic() < end:
+                time.sleep(0.05)
+            try:  # what is left of the group, by the group's id
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            self.proc.wait()
         self.proc = None
 
     def restart(self, sig=signal.SIGTERM, down=0.0):
@@ -219,6 +232,73 @@ class RabbitMQ(_Group):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Ejabberd(_Group):
+    """ejabberd (Debian) with mod_mqtt: an XMPP server that also speaks MQTT. Every MQTT
+    client must log in as one of its accounts, user@localhost: `login` is the one the
+    harness's clients use. Its Erlang node takes a distribution port of its own and no
+    epmd (ERL_DIST_PORT)."""
+
+    name = "ejabberd"
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="leanmqtt-ejabberd-")
+        self.node = "leanmqtt-%d@localhost" % self.port
+        self.dist_port = free_port()
+        self.users = {"leanmqtt@localhost": "leanmqtt"}
+        self.login = ("leanmqtt@localhost", "leanmqtt")
+        self.proc = None
+        self.version = deb_version("ejabberd")
+
+    def add_user(self, user, password):
+        self.users[user if "@" in user else user + "@localhost"] = password
+
+    def _argv(self, *args):
+        return ["/usr/sbin/ejabberdctl", "--config-dir", self.dir, "--ctl-config",
+                os.path.join(self.dir, "ejabberdctl.cfg"), "--node", self.node,
+                "--spool", os.path.join(self.dir, "spool"),
+                "--logs", os.path.join(self.dir, "logs")] + list(args)
+
+    def _as(self):
+        # As root, ejabberdctl would `su` to its user, and su puts the VM in a session of
+        # its own, out of reach of stop(): start it as that user ourselves.
+        e = dict(os.environ, HOME=self.dir)
+        if os.geteuid() == 0:
+            return dict(env=e, user="ejabberd", group="ejabberd")
+        return dict(env=e)
+
+    def _ctl(self, *args):
+        return subprocess.run(self._argv(*args), cwd=self.dir, capture_output=True, text=True,
+                              timeout=60, check=True, **self._as())
+
+    def start(self):
+        if not os.path.exists("/usr/sbin/ejabberdctl"):
+            raise RuntimeError("ejabberd is not installed: `make interop` (apt-get)")
+        fresh = not os.path.exists(os.path.join(self.dir, "spool"))
+        with open(os.path.join(self.dir, "ejabberd.yml"), "w") as f:
+            f.write("hosts:\n  - localhost\nloglevel: info\nauth_method: [internal]\n"
+                    "auth_password_format: plain\nlisten:\n  -\n    port: %d\n"
+                    "    ip: \"127.0.0.1\"\n    module: mod_mqtt\n"
+                    "modules:\n  mod_mqtt: {}\n" % self.port)
+        with open(os.path.join(self.dir, "ejabberdctl.cfg"), "w") as f:
+            f.write("ERL_DIST_PORT=%d\nINET_DIST_INTERFACE=127.0.0.1\n"
+                    "EJABBERD_PID_PATH=%s/pid\n" % (self.dist_port, self.dir))
+        for d in ("spool", "logs"):
+            os.makedirs(os.path.join(self.dir, d), exist_ok=True)
+        if os.geteuid() == 0:  # ejabberdctl runs ejabberd as its own user
+            pw = pwd.getpwnam("ejabberd")
+            for root, dirs, files in os.walk(self.dir):
+                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                    os.chown(n, pw.pw_uid, pw.pw_gid)
+        self._spawn(self._argv("foreground"), **self._as())
+        wait_port(self.port, timeout=60, proc=self.proc)
+        if fresh:
+            for u, p in self.users.items():
+                user, host = u.split("@")
+                self._ctl("register", user, host, p)
+        return self
+
+
 def start_epmd(port, logdir):
     """An epmd of our own on 127.0.0.1:port, in the foreground so that we hold its pid."""
     epmd = subprocess.Popen(["epmd", "-port", str(port), "-address", "127.0.0.1"],
@@ -305,4 +385,5 @@ def amqtt():
 
 
 # The matrix's brokers, in the order of its table: name -> a factory of a stopped broker.
-MATRIX = {"mosquitto": mosquitto, "rabbitmq": RabbitMQ, "aedes": Aedes, "amqtt": amqtt}
+MATRIX = {"mosquitto": mosquitto, "rabbitmq": RabbitMQ, "aedes": Aedes, "amqtt": amqtt,
+          "ejabberd": Ejabberd}

@@ -22,7 +22,7 @@ sys.path.insert(0, ROOT)
 from host import mpy  # noqa: E402
 from host.brokers import MATRIX  # noqa: E402
 from host.lines import Lines  # noqa: E402
-from host.subscriber import Recorder, publish, publish_many  # noqa: E402
+from host.subscriber import Recorder, publish_many  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, "tests", "device", "interop.py")
 USER, PASSWORD = "alice", "right"
@@ -37,8 +37,9 @@ class Device:
     """tests/device/interop.py SCENARIO in the background; go() answers its 'ready'."""
 
     def __init__(self, b, scenario, topic, *args):
+        login = {"LEANMQTT_LOGIN": "%s:%s" % b.login} if getattr(b, "login", None) else {}
         self.p = subprocess.Popen(mpy.cmd(SCRIPT, [b.port, scenario, topic] + list(args)),
-                                  env=mpy.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  env=mpy.env(extra=login), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.out = Lines(self.p)
 
@@ -66,7 +67,11 @@ def device(b, scenario, topic, *args, timeout=60):
 
 
 def rec(b, topic):
-    return Recorder(b.port, topic, 1).start()
+    return Recorder(b.port, topic, 1, auth=getattr(b, "login", None)).start()
+
+
+def pub(b, topic, payloads, qos=1, retain=False):
+    publish_many(b.port, topic, payloads, qos, retain, getattr(b, "login", None))
 
 
 def got(r, n, timeout=10, idle=2.0):
@@ -134,7 +139,7 @@ def qos1_window(b, t):
 def _inbound(b, t, scenario, payloads, qos, want, retained_first=False):
     d = Device(b, scenario, t, want)
     d.wait("ready")
-    publish_many(b.port, t, payloads, qos=qos)
+    pub(b, t, payloads, qos)
     d.go()
     return d.finish()
 
@@ -174,7 +179,7 @@ def session_present(b, t):
 def queued_offline(b, t):
     d = Device(b, "queued_offline", t, 5)
     d.wait("ready")
-    publish_many(b.port, t, [b"q%d" % i for i in range(5)], qos=1)
+    pub(b, t, [b"q%d" % i for i in range(5)])
     d.go()
     res = lines(d.finish(), "present")[0]
     return "ok" if res == "1 got 5" else "present " + res
@@ -234,14 +239,14 @@ def retained(b, t):
         msgs = r.wait_count(1, 3)
     finally:
         r.stop()
-    publish(b.port, t, b"", retain=True)
+    pub(b, t, [b""], 0, retain=True)
     return "ok" if [(m[1], m[3]) for m in msgs] == [(b"kept", True)] else "got %r" % msgs
 
 
 def retained_wildcard(b, t):
-    publish(b.port, t + "/a", b"kept", qos=1, retain=True)
+    pub(b, t + "/a", [b"kept"], retain=True)
     out = device(b, "retained_wildcard", t, 1)
-    publish(b.port, t + "/a", b"", retain=True)
+    pub(b, t + "/a", [b""], 0, retain=True)
     return "ok" if lines(out, "got") == ["1 connected True"] else "got " + lines(out, "got")[0]
 
 
@@ -256,11 +261,18 @@ def retained_clear(b, t):
 
 
 def auth(b, t):
-    good = lines(device(b, "auth", t, USER, PASSWORD), "accepted")
-    bad = lines(device(b, "auth", t, USER, "wrong"), "refused")
+    user = USER + "@localhost" if b.name == "ejabberd" else USER  # its accounts are JIDs
+    good = lines(device(b, "auth", t, user, PASSWORD), "accepted")
+    bad = lines(device(b, "auth", t, user, "wrong"), "refused")
     if good and bad and bad[0].split()[0] in ("4", "5"):
         return "ok"
     return "right: %s, wrong: %s" % ("accepted" if good else "refused", bad or "accepted")
+
+
+def anonymous(b, t):
+    # every broker here is configured to let clients in without a user name
+    res = device(b, "anonymous", t)
+    return "ok" if lines(res, "accepted") else "refused " + lines(res, "refused")[0]
 
 
 def empty_client_id(b, t):
@@ -289,7 +301,7 @@ def restart(b, t):
 SCENARIOS = [qos0_out, qos1_out, qos1_window, qos0_in, qos1_in, oversize_in, unsubscribe,
              session_present, queued_offline, will_abrupt, will_clean, keepalive,
              keepalive_enforced, retained, retained_wildcard, retained_clear, auth,
-             empty_client_id, takeover, big_payload, restart]
+             anonymous, empty_client_id, takeover, big_payload, restart]
 
 # (broker, scenario): (version seen, what it does instead of "ok", why). Seen with
 # `make interop`; each is the broker's doing, shown by the same scenario passing on the
@@ -325,6 +337,10 @@ KNOWN = {
         "does not drop a silent client at 1.5 x keepalive (MQTT-3.1.2-24): wills seen "
         "more than 5 s (up to 14 s) after the silence for keepalive 2 s, some only when "
         "the TCP connection closed"),
+    ("ejabberd", "anonymous"): (
+        "23.01", "refused 5",
+        "mod_mqtt lets in only its own accounts (user@host and password), even with "
+        "auth_method: [internal, anonymous]"),
     ("amqtt", "takeover"): (
         "0.12.1", "first_dropped 0 second 1",
         "a second connection with the same client id does not end the first "

@@ -10,6 +10,12 @@ port, scenario, topic = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 args = sys.argv[4:]
 got = []
 t0 = ticks_ms()
+try:
+    from os import getenv
+except ImportError:  # the unix port keeps it in uos
+    from uos import getenv
+LOGIN = getenv("LEANMQTT_LOGIN")
+LOGIN = LOGIN.split(":", 1) if LOGIN else None
 
 
 def log(*a):
@@ -18,6 +24,8 @@ def log(*a):
 
 def client(cid, **kw):
     kw.setdefault("log", log)
+    if LOGIN and "user" not in kw:  # a broker that lets no one in without an account
+        kw["user"], kw["password"] = LOGIN
     c = MQTTClient(cid, "127.0.0.1", port, **kw)
     c.set_callback(lambda t, m: got.append((t, bytes(m))))
     return c
@@ -164,6 +172,15 @@ elif scenario == "auth":
         c.disconnect()
     except MQTTException as e:
         print("refused", e.args[0], e.args[1])
+
+elif scenario == "anonymous":
+    c = client(cid, user=None)  # no user name, whatever the broker wants
+    try:
+        c.connect()
+        print("accepted")
+        c.disconnect()
+    except MQTTException as e:
+        print("refused", e.args[0])
 
 elif scenario == "empty_client_id":
     c = client("")
