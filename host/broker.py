@@ -182,8 +182,9 @@ class Amqtt(_Process):
             pw = os.path.join(self.dir, "passwd")
             subprocess.run([os.path.join(os.path.dirname(self.exe), "python"), "-c",
                             "import sys; from pwdlib.hashers.argon2 import Argon2Hasher as H\n"
-                            "for u, p in zip(sys.argv[2::2], sys.argv[3::2]):\n"
-                            "  open(sys.argv[1], 'a').write(u + ':' + H().hash(p) + '\\n')",
+                            "a = sys.argv[2:]\n"
+                            "open(sys.argv[1], 'w').write(''.join(\n"
+                            "  u + ':' + H().hash(p) + '\\n' for u, p in zip(a[::2], a[1::2])))",
                             pw] + [x for up in self.users.items() for x in up], check=True)
             plugins += ("  amqtt.plugins.authentication.FileAuthPlugin:\n"
                         "    password_file: %s\n" % pw)

@@ -15,7 +15,7 @@ class Recorder:
             client_id=client_id or "",
             clean_session=clean if client_id else True,
         )
-        if auth:  # (user, password), for a broker that lets no one in without
+        if auth:  # (user, password), for a broker that lets no one in without an account
             self.c.username_pw_set(*auth)
         self.c.reconnect_delay_set(min_delay=1, max_delay=2)
         self.c.on_message = self._on_message

@@ -305,12 +305,12 @@ SCENARIOS = [qos0_out, qos1_out, qos1_window, qos0_in, qos1_in, oversize_in, uns
 
 # (broker, scenario): (version seen, what it does instead of "ok", why). Seen with
 # `make interop`; each is the broker's doing, shown by the same scenario passing on the
-# other brokers (and, for amqtt's lost messages, by a paho publisher's passing too).
+# other brokers.
 KNOWN = {
     ("mosquitto", "keepalive_enforced"): (
         "2.0.11", "late: a will after more than 5 s",
-        "checks keepalives every 5 s, so a dead client's will comes up to 5 s after "
-        "1.5 x keepalive (seen: 3.4-7.7 s for keepalive 2 s)"),
+        "checks keepalives only every few seconds, so a dead client's will comes up to "
+        "about 5 s after 1.5 x keepalive (seen: 3.4-7.7 s for keepalive 2 s)"),
     ("rabbitmq", "keepalive_enforced"): (
         "3.10.8", "late: a will after more than 5 s",
         "drops a silent client after 3 x keepalive, not 1.5 x (MQTT-3.1.2-24): 6.0 s for 2 s"),
@@ -324,7 +324,8 @@ KNOWN = {
     ("amqtt", "qos1_window"): (
         "0.12.1", "drops messages it took and acked before its DISCONNECT",
         "QoS 1 messages it had PUBACKed are dropped if the publisher disconnects before "
-        "they were forwarded (also with paho as the publisher): acked is not delivered"),
+        "they were forwarded: acked is not delivered (the same client waiting 3 s before "
+        "its DISCONNECT lost none)"),
     ("amqtt", "session_present"): (
         "0.12.1", "flags 0 1 1 0",
         "session present is 1 on a first persistent connection after a clean one, which "
