@@ -15,6 +15,8 @@
 #   publish() QoS 0            until the socket takes the packet: up to timeout
 #   publish() QoS 1            reconnect=False: until its PUBACK (a dead link raises OSError)
 #                              reconnect=True: only while the in-flight store is full
+#                              with an outbox: its write and sync (outbox.py), no wait
+#   flush(t)                   up to t seconds, never longer
 #   subscribe(), unsubscribe() until SUBACK / UNSUBACK
 #   poll(ms), check_msg()      up to ms (0 for check_msg), plus one reconnect when due
 #   wait_msg()                 until a packet arrives
@@ -172,6 +174,7 @@ class MQTTClient:
         reconnect=False,
         net_up=None,
         log=print,
+        outbox=None,
     ):
         # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every wait.
         if not 0 <= keepalive < 65536:
@@ -218,6 +221,9 @@ class MQTTClient:
         self._want = 0  # the ack a blocking call waits for, type << 16 | id; 0 once it came
         self.dropped = 0  # QoS 0 messages dropped while offline (reconnect=True)
         self.reconnects = 0
+        # outbox.py's Outbox, or the like: QoS >= 1 messages are stored there before publish()
+        # returns, and the store above is fed from it; see _feed().
+        self.outbox = outbox
 
     def set_callback(self, f):
         self.cb = f  # f(topic, msg), both bytes
@@ -321,6 +327,8 @@ class MQTTClient:
                     b, n = self._slot[k], self._slen[k]
                     b[n & 3] |= 8
                     self._send(b, n & 3, n >> 2)
+            if self.outbox:
+                self._feed()  # then what the outbox holds: at boot, the last run's first
             return sp
         except OSError as e:
             self._fail(e)
@@ -345,7 +353,48 @@ class MQTTClient:
         return self.sock is not None
 
     def pending(self):
-        return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
+        # QoS 1 messages accepted by publish() and not yet PUBACKed
+        return self.outbox.count if self.outbox else self._n
+
+    def flush(self, timeout):
+        # Serves the link until every QoS 1 message accepted is acknowledged, for timeout
+        # seconds at most, never longer: a reconnect meanwhile gets a third of the time left
+        # for each blocking step. True when all are acked, or when those left are durable in
+        # the outbox (then pending() says how many); False when RAM alone holds some at the
+        # deadline. Before machine.deepsleep(): then disconnect(), and the will stays quiet.
+        end = ticks_add(ticks_ms(), int(timeout * 1000))
+        to = self._to
+        try:
+            while self.pending():
+                left = ticks_diff(end, ticks_ms())
+                if left <= 0:
+                    return self.outbox is not None
+                self._to = left // 3 + 1
+                self.poll(left)
+        finally:
+            self._to = to
+        return True
+
+    def _feed(self):
+        # The in-flight store takes from the outbox, oldest first, while it has a free slot
+        # and the link is up, so a slot only holds what went out; each message gets a
+        # packet id now (the outbox set DUP where it may have gone out before a reset).
+        try:
+            while self.sock and self._n < len(self._slot):
+                b = self._slot[self._n]
+                sl = self.outbox.take(b)  # pyright: ignore[reportOptionalMemberAccess]
+                if not sl:
+                    return
+                self._pid = pid = self._pid % 65535 + 1
+                struct.pack_into("!H", b, 7 + (b[5] << 8 | b[6]), pid)
+                if not (self._pinging or self._n or self._want):
+                    self._wt = ticks_ms()
+                self._spid[self._n] = pid
+                self._slen[self._n] = sl
+                self._n += 1
+                self._send(b, sl & 3, sl >> 2)
+        except (OSError, MQTTException) as e:
+            self._fail(e)
 
     def _fail(self, e=None):
         # Closes the socket. With an error, the link broke and is closed (MQTT-4.8.0-2):
@@ -490,6 +539,10 @@ class MQTTClient:
                 self._slot.append(self._slot.pop(0))
                 self._slen.append(self._slen.pop(0))
                 self._n -= 1
+                if self.outbox:
+                    self.outbox.ack()
+            if self.outbox:
+                self._feed()
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
@@ -551,7 +604,9 @@ class MQTTClient:
             raise ValueError("qos")
         tl = len(topic)
         ml = len(msg)
-        if qos:
+        if qos and self.outbox:
+            buf = self._tx  # built here, stored there, and from there to a slot
+        elif qos:
             # The first free slot; while all are taken, service the link for up to timeout
             # until a PUBACK frees one.
             t = ticks_ms()
@@ -589,6 +644,13 @@ class MQTTClient:
             i += ml
         elif qos:  # the store keeps whole packets, to resend them after a reconnect
             raise ValueError("bufsize")
+        if qos and self.outbox:
+            # Durable before True (False: the outbox is full and refuses), then sent when
+            # the store has room.
+            if not self.outbox.put(buf, (i - h) << 2 | h):
+                return False
+            self._feed()
+            return True
         if qos:
             if not (self._pinging or self._n or self._want):
                 self._wt = ticks_ms()
