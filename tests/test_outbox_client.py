@@ -1,0 +1,150 @@
+"""leanmqtt with the outbox (device/outbox.py), on the unix port, against a real Mosquitto,
+through the fault proxy: an outage with SIGKILLs, flush(), the heap locked."""
+import os
+import random
+import shutil
+import signal
+import sys
+import time
+
+from conftest import ROOT, lines
+from host import mpy
+from host.lines import Lines
+from host.proxy import FaultProxy
+from host.subscriber import Recorder
+
+sys.path.insert(0, os.path.join(ROOT, "device"))
+import outbox  # noqa: E402
+
+CLIENT = os.path.join(ROOT, "tests", "device", "outbox_client.py")
+
+
+def held(d, size):
+    """The readings an outbox holds, in order, read on the host (CPython) from a copy."""
+    cp = d + ".check"
+    shutil.rmtree(cp, ignore_errors=True)
+    os.makedirs(cp)
+    for i in (0, 1):
+        shutil.copy(os.path.join(d, "ob.%d" % i), os.path.join(cp, "ob.%d" % i))
+    ob = outbox.Outbox(os.path.join(cp, "ob"), size, window=64)
+    buf = bytearray(256)
+    out = []
+    while True:
+        sl = ob.take(buf)
+        if not sl:
+            break
+        h, n = sl & 3, sl >> 2
+        tl = buf[5] << 8 | buf[6]
+        assert bytes(buf[7 : 7 + tl]) == b"lean/ob"
+        out.append(int(bytes(buf[9 + tl : h + n])))
+        ob.ack()
+    assert ob.count == 0
+    for i in (0, 1):  # bounded: each file within half the size
+        assert os.path.getsize(os.path.join(d, "ob.%d" % i)) <= size // 2
+    return out
+
+
+def accepted_from(out):
+    return {int(x) for x in lines(out, "ok")}
+
+
+def test_outage_of_1000_readings_with_three_sigkills_loses_nothing(broker, tmp_path):
+    # 1,000 readings (125x the RAM window of 8) while the link is dead, the device killed
+    # with SIGKILL three times (once in the middle of an outbox write), then the link back:
+    # every reading publish() accepted reaches the host subscriber.
+    size, inflight, total = 80000, 8, 1000
+    rng = random.Random(12)
+    rec = Recorder(broker.port, "lean/ob").start()
+    px = FaultProxy(broker.port)
+    px.set("blackhole")
+    d = str(tmp_path)
+    accepted = set()
+    nxt = 0
+    try:
+        for run in range(3):
+            mid = rng.randint(20, 200) if run == 1 else 0
+            p = mpy.start(CLIENT, [px.port, d, nxt, total, 2, inflight, size, mid, 0])
+            out = Lines(p)
+            if mid:
+                out.wait("midwrite", timeout=60)
+                time.sleep(rng.uniform(0, 0.05))
+            else:
+                want = rng.randint(100, 250)  # readings in this run before the kill
+                end = time.monotonic() + 60
+                while len(lines(out.text(), "ok")) < want and time.monotonic() < end:
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0, 0.01))
+            p.send_signal(signal.SIGKILL)
+            p.wait(10)
+            got = accepted_from(out.text())
+            assert got, out.text()[-2000:]
+            accepted |= got
+            have = held(d, size)  # consistent after the kill: whole records, in order
+            assert have == sorted(set(have)), have
+            assert accepted <= set(have), sorted(accepted - set(have))[:10]
+            assert len(set(have) - accepted) <= 1  # at most the one being published
+            nxt = max(have) + 1
+        left = total - len(accepted)
+        p = mpy.start(CLIENT, [px.port, d, nxt, left, 2, inflight, size, 0, 60000])
+        out = Lines(p)
+        out.wait("published", timeout=60)
+        px.set("pass")
+        text = out.finish(timeout=90)
+        accepted |= accepted_from(text)
+        assert "done pending 0" in text, text[-2000:]
+        assert len(accepted) >= total
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not accepted <= {int(m[1]) for m in rec.messages}:
+            time.sleep(0.1)
+        got = [int(m[1]) for m in rec.messages]
+        assert accepted <= set(got), sorted(accepted - set(got))[:20]
+        dups = len(got) - len(set(got))
+        print("readings accepted", len(accepted), "received", len(set(got)), "duplicates", dups)
+        assert dups <= 3 * 2 * inflight  # at most what may have gone out before each kill
+        assert held(d, size) == []
+    finally:
+        rec.stop()
+        px.close()
+
+
+def flush(d, port, kind, timeout):
+    p = mpy.run(os.path.join(ROOT, "tests", "device", "outbox_flush.py"), [port, d, kind, timeout],
+                timeout=60)
+    r, ms, _, pending = lines(p.stdout, "flush")[0].split()
+    assert lines(p.stdout, "publish") == ["True"] * 5, p.stdout
+    return r, int(ms), int(pending), p.stdout
+
+
+def test_flush_returns_true_once_all_is_acked_and_the_will_stays_quiet(broker, recorder, tmp_path):
+    rec = recorder("lean/#")
+    for kind in ("outbox", "ram"):
+        os.makedirs(str(tmp_path / kind))
+        r, ms, pending, out = flush(str(tmp_path / kind), broker.port, kind, 5)
+        assert (r, pending) == ("True", 0) and ms < 2000, out
+    time.sleep(1.0)
+    assert sorted(rec.payloads("lean/flush")) == sorted([b"r%d" % i for i in range(5)] * 2)
+    assert rec.payloads("lean/will") == []  # disconnect() after flush(): no will
+
+
+def test_flush_returns_within_its_timeout_with_the_link_dead(broker, tmp_path):
+    px = FaultProxy(broker.port)
+    try:
+        px.set("blackhole")  # connects, never a CONNACK: each reconnect would block 3 s
+        for kind, want in (("outbox", "True"), ("ram", "False")):
+            d = str(tmp_path / kind)
+            os.makedirs(d)
+            r, ms, pending, out = flush(d, px.port, kind, 1.5)
+            # True with the outbox: the five are durable there (pending() says so)
+            assert (r, pending) == (want, 5), out
+            assert 1400 <= ms <= 1500 + 150, out  # never longer than its timeout
+            if kind == "outbox":  # and there they are, read on the host
+                assert outbox.Outbox(os.path.join(d, "ob"), 8192).count == 5
+    finally:
+        px.close()
+
+
+def test_publish_through_the_outbox_with_the_heap_locked(broker, device, tmp_path):
+    p = device("outbox_heaplock.py", broker.port, str(tmp_path), 150)
+    refused, pending, rotations = lines(p.stdout, "ok")[0].split()
+    assert (refused, pending) == ("0", "0"), p.stdout
+    assert int(rotations) >= 5, p.stdout  # the files rotated under the lock
