@@ -2,6 +2,8 @@
 # reading per cycle with leanmqtt in resilient mode. Retained "online" / will "offline"
 # on PREFIX/<id>/status. Edit config.py / settings.py, not this file, to set it up.
 import time
+
+T0 = time.ticks_ms()  # the wake, as near as the app can tell
 import config
 import board
 from leanmqtt import MQTTClient
@@ -31,14 +33,21 @@ class App:
         # together within the watchdog, or a slow broker would reset the board and lose
         # the readings waiting in RAM.
         timeout = max(1, min(5, config.WDT_MS // 3000)) if config.WDT_MS else 5  # s
+        ob = None
+        if config.OUTBOX:  # readings wait on flash: an outage of hours, a reset lose none
+            from outbox import Outbox
+
+            ob = self.outbox = Outbox(config.OUTBOX_PATH, config.OUTBOX, window=config.INFLIGHT,
+                                      latest=(self.status,))
         c = self.client = MQTTClient(
             "leanmqtt-" + self.id, config.BROKER, config.PORT,
             user=config.USER, password=config.PASSWORD, keepalive=config.KEEPALIVE,
             reconnect=True, inflight=config.INFLIGHT, timeout=timeout,
             bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16),
-            net_up=self.net_up, log=log,
+            net_up=self.net_up, log=log, outbox=ob,
         )
-        c.set_last_will(self.status, b"offline", retain=True, qos=1)
+        if not config.SLEEP:  # asleep is not offline: a sleeping device has no status
+            c.set_last_will(self.status, b"offline", retain=True, qos=1)
         self.wdt = board.watchdog(config.WDT_MS) if config.WDT_MS else None
 
     def net_up(self):
@@ -56,13 +65,15 @@ class App:
         # One reading: sensors into the payload buffer, one publish, the link serviced.
         # Allocates nothing while sensors work and the link is up.
         c = self.client
-        if c.isconnected() and self.online != c.reconnects:
+        if c.isconnected() and self.online != c.reconnects and not config.SLEEP:
             # After each (re)connect: the will may have fired, so say "online" again.
             if self.online >= 0:
                 log("connected again, %d readings waiting to be resent" % c.pending())
             self.online = c.reconnects
             c.publish(self.status, b"online", retain=True, qos=1)
         self.seq += 1
+        if config.SLEEP:  # the count restarts at each wake; the outbox's does not
+            self.seq = self.outbox.seq
         p = self.payload
         p.put(0, self.seq)
         s = self.sensors
@@ -102,6 +113,8 @@ def run():
         return None
     app = App()
     app.start()
+    if config.SLEEP:
+        return sleep(app)
     n = 0
     try:
         while not config.CYCLES or n < config.CYCLES:
@@ -116,6 +129,20 @@ def run():
     app.client.disconnect()
     log("done", n, "readings")
     return app
+
+
+def sleep(app):
+    # One wake: one reading, sent and acknowledged if the link allows within FLUSH_MS, then
+    # DISCONNECT (no will) and a deep sleep; what was not acked waits in the outbox and goes
+    # first at the next wake.
+    c = app.client
+    app.cycle()
+    acked = c.flush(config.FLUSH_MS / 1000) and not c.pending()
+    c.disconnect()
+    log("flushed" if acked else "stored", "seq", app.seq, "in", time.ticks_diff(time.ticks_ms(), T0),
+        "ms;", c.pending(), "wait in the outbox")
+    app.outbox.close()
+    board.deepsleep(config.INTERVAL_MS)
 
 
 if __name__ == "__main__":

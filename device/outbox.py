@@ -19,6 +19,8 @@
 #                 0 when there is none (or `window` messages are taken and not yet acked).
 #   ack()         the oldest taken message was acknowledged: it is done.
 #   count         messages held and not yet acknowledged (taken or not).
+# Also: seq, the number the next message gets (it counts every message ever put; the app
+# numbers its readings with it in sleep mode), and dropped / refused (the full policies).
 #
 # On flash. littlefs (ESP32, RP2040) wear-levels over the whole partition, but a ring that
 # rewrote a header block per message would still rewrite a block per message; so this is a
@@ -137,7 +139,7 @@ class Outbox:
         self._cur = cur = 0 if gen[0] > gen[1] else 1
         self._gen = gen[cur]
         if not self._gen:  # nothing there, or nothing committed: a fresh segment
-            self._seq_next = 1
+            self.seq = 1
             self._mark = self._dupn = self._win = self._live_bytes = self.count = self._rd = 0
             self.tail = _SEGN
             self._compact(0, 0)
@@ -193,7 +195,7 @@ class Outbox:
         f.readinto(b, 6)
         self._win = b[0] | b[1] << 8
         nxt = b[2] | b[3] << 8 | b[4] << 16 | b[5] << 24
-        self._seq_next = nxt
+        self.seq = nxt
         self._mark = 0
         last = self._last
         for k in range(len(last)):
@@ -213,9 +215,9 @@ class Outbox:
                     break
                 else:
                     self._mark = s  # (for the order only; reset below)
-            elif h[0] == _MSG and s == self._seq_next:
-                self._seq_next = s + 1
-            elif h[0] == _ACK and self._mark < s < self._seq_next:
+            elif h[0] == _MSG and s == self.seq:
+                self.seq = s + 1
+            elif h[0] == _ACK and self._mark < s < self.seq:
                 self._mark = s
             else:  # anything else is not ours: an older generation's bytes, or a cut record
                 break
@@ -295,7 +297,7 @@ class Outbox:
         self._gen += 1
         b = self._b
         w = self.window
-        s = self._seq_next
+        s = self.seq
         b[0] = w & 255
         b[1] = w >> 8
         b[2] = s & 255
@@ -376,11 +378,11 @@ class Outbox:
             f = self._fs[self._cur]
         elif self._pos != self.tail:
             f.seek(self.tail)
-        s = self._seq_next
+        s = self.seq
         self._write(f, _MSG, (buf[hh] >> 1 & 3) | hh << 2 | k << 4, s, buf, n)
         f.flush()  # durable before True: littlefs commits here, the unix port fsyncs
         self._unsynced = 0
-        self._seq_next = s + 1
+        self.seq = s + 1
         self.tail += r
         self._pos = self.tail
         self._live_bytes += r
