@@ -26,7 +26,7 @@
 # rewrote a header block per message would still rewrite a block per message; so this is a
 # log, only appended to: message records, ack records, and rotation between two files
 # (path.0, path.1, at most size // 2 bytes each, kept open). When the tail reaches the end of
-# a file, what is still live is copied to the start of the other one, behind a segment
+# a file, what is still live is copied into the other one, emptied, behind a segment
 # record with a higher generation, and a commit record seals it; a copy cut by a reset has
 # no commit and is ignored at boot. Each record carries a CRC-16 and a sequence number that
 # must follow on from the one before, so a record cut at any byte (a reset inside a write),
@@ -101,11 +101,10 @@ if _CPY:
             self.f.close()
 
 
-def _open(path):
-    # Read and write, never truncated: what lies past the tail is ignored.
+def _open(path, mode):
     try:
-        f = open(path, "r+b")
-    except OSError:
+        f = open(path, mode)
+    except OSError:  # r+b of a file not there yet
         f = open(path, "w+b")
     return _File(f) if _CPY else f
 
@@ -134,7 +133,8 @@ class Outbox:
         self._fn = [0] * window
         self._f0 = self._fk = 0
         self._unsynced = 0  # ack records written since the last sync
-        self._fs = [_open("%s.%d" % (path, i)) for i in (0, 1)]
+        self._names = ["%s.%d" % (path, i) for i in (0, 1)]
+        self._fs = [_open(n, "r+b") for n in self._names]
         gen = [self._scan(i) for i in (0, 1)]
         self._cur = cur = 0 if gen[0] > gen[1] else 1
         self._gen = gen[cur]
@@ -293,7 +293,12 @@ class Outbox:
         # the oldest messages not yet taken are left out until it fits.
         old = self._cur
         f = self._fs[old]
-        g = self._fs[1 - old]
+        # Emptied first: littlefs copies whatever lies behind a write when it syncs, so
+        # writing over old bytes would cost the rest of the file at every put. Opening the
+        # file again is the one allocation here, once a rotation (MicroPython's files have
+        # no truncate()).
+        self._fs[1 - old].close()
+        g = self._fs[1 - old] = _open(self._names[1 - old], "w+b")
         self._gen += 1
         b = self._b
         w = self.window
@@ -304,7 +309,6 @@ class Outbox:
         b[3] = s >> 8 & 255
         b[4] = s >> 16 & 255
         b[5] = s >> 24
-        g.seek(0)
         off = self._write(g, _SEG, 0, self._gen, b, 6)
         over = off + self._live_bytes + _HDR + need - self.cap
         rd = -1

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(ROOT, "device"))
 import outbox  # noqa: E402
 
 UNIT = ["order_and_reset", "rotation", "refuse", "drop_oldest", "latest", "torn", "torn_copy",
-        "heap_lock"]
+        "heap_lock", "rotation_heap"]
 
 
 @pytest.mark.parametrize("name", UNIT)

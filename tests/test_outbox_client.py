@@ -147,4 +147,4 @@ def test_publish_through_the_outbox_with_the_heap_locked(broker, device, tmp_pat
     p = device("outbox_heaplock.py", broker.port, str(tmp_path), 150)
     refused, pending, rotations = lines(p.stdout, "ok")[0].split()
     assert (refused, pending) == ("0", "0"), p.stdout
-    assert int(rotations) >= 5, p.stdout  # the files rotated under the lock
+    assert int(rotations) == 0, p.stdout  # (a rotation opens a file again: it allocates)

@@ -1,5 +1,6 @@
 # Publishing through the outbox with the heap locked, after the first message: puts, the
-# window fed from the outbox, PUBACKs (ack records), rotations of the outbox's files.
+# window fed from the outbox, PUBACKs (ack records); between rotations of its files (a
+# rotation opens a file again: tests/device/outbox_unit.py measures that allocation).
 #   micropython outbox_heaplock.py PORT DIR N
 import sys
 import gc
@@ -8,7 +9,7 @@ from leanmqtt import MQTTClient
 from outbox import Outbox
 
 port, d, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-ob = Outbox(d + "/ob", 2048, window=4, latest=(b"lean/status",))
+ob = Outbox(d + "/ob", 65536, window=4, latest=(b"lean/status",))
 c = MQTTClient("dev-obheap", "127.0.0.1", port, keepalive=2, reconnect=True, inflight=4,
                outbox=ob)
 c.connect()
