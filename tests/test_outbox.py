@@ -49,3 +49,15 @@ def test_files_written_on_micropython_are_read_on_cpython_and_back(device, tmp_p
     assert lines(out, "msg") == ["cpy %d" % i for i in range(30, 40)], out
     ob = outbox.Outbox(p, 2048)  # what MicroPython wrote (it acked 5 more), read here
     assert ob.count == 5
+
+
+def test_flash_written_per_reading_on_littlefs_stays_within_its_ceiling():
+    # MicroPython's own littlefs over a counting RAM block device (tools/bench_outbox.py
+    # prints the figures): deterministic, so held here with some room. Writing over old
+    # bytes instead of an emptied file cost 10.8 KB a reading.
+    from host import mpy
+
+    p = mpy.run(os.path.join(ROOT, "tools", "bench_outbox_device.py"), [400], timeout=120)
+    r = dict(ln.split(" ", 1) for ln in p.stdout.splitlines())
+    assert int(r["acked_prog"]) <= 3500 and int(r["acked_erase_milli"]) <= 1300, r
+    assert int(r["stored_prog"]) <= 3500 and int(r["wake_prog"]) <= 6500, r
