@@ -253,8 +253,11 @@ class MQTTClient:
         self.sock = s = socket.socket()
         try:
             # Every write is a whole packet, so Nagle only delays: a QoS 1 PUBLISH right
-            # after a QoS 0 one would wait for the broker's delayed ACK (~40 ms).
-            s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: 6 and 1 in Linux and lwIP
+            # after a QoS 0 one would wait for the broker's delayed ACK (~40 ms). Level 6 is
+            # IPPROTO_TCP; TCP_NODELAY differs by port: 1 on Linux and ESP32, 64 on rp2,
+            # whose lwIP sockets ignore the level and take a literal 1 as an unknown option
+            # (Nagle stayed on, silently). Hence the module's constant where it has one.
+            s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)
             s.settimeout(to / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
             if self.ssl:

@@ -1,0 +1,8 @@
+#!/bin/sh
+# The PPP peer of the emulated RP2040's UART0 (socat runs this on a pty): slirp in user
+# space, the kernel needs no PPP. Inside, 10.0.2.2 is the host, mapped to 127.0.0.1.
+# slirp takes its own PPP address from the host name, and a loopback answer ends IPCP
+# ("Could not determine local IP address"): it runs in a UTS namespace of its own whose
+# host name is 10.0.2.1. slirp-fullbolt, not slirp: the plain binary exits at once on
+# amd64 (a (u_int)-1 timeout makes its select() fail).
+exec unshare --uts sh -c 'hostname 10.0.2.1 && exec slirp-fullbolt "host addr 127.0.0.1" ppp "mtu 1500" "mru 1500"'
