@@ -75,3 +75,10 @@ def test_normal_mode_with_the_outbox_loses_no_reading_in_a_long_outage(broker, r
         assert "readings waiting to be resent" in text
     finally:
         px.close()
+
+
+def test_sleep_without_an_outbox_is_a_config_problem_not_a_silent_loss(device):
+    p = device(MAIN, env={"LEANMQTT_BROKER": "127.0.0.1", "LEANMQTT_SLEEP": "1"}, check=False)
+    assert "config: SLEEP needs an OUTBOX" in p.stdout, p.stdout
+    p = device(MAIN, env={"LEANMQTT_BROKER": "127.0.0.1", "LEANMQTT_OUTBOX": "100"}, check=False)
+    assert "config: OUTBOX must be 0 (none) or at least 1024 bytes" in p.stdout, p.stdout
