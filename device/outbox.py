@@ -124,6 +124,7 @@ class Outbox:
         self.latest = [bytes(t) for t in latest]
         self.window = window
         self.dropped = self.refused = 0
+        self.error = None  # the last OSError of the file system, if any
         self._h = bytearray(_HDR)  # one record header (and its CRC) at a time
         self._b = bytearray(64)  # the copy and check buffer
         k = len(latest) + 1
@@ -366,6 +367,17 @@ class Outbox:
             raise ValueError("too large")
         k = self._tix(buf)
         old = self._lastn[k] if k and self._last[k] else 0  # a latest topic's, not taken
+        try:
+            return self._put(buf, sl & 3, n, r, k, old)
+        except OSError as e:
+            # The file system refused (full of other files, or failing): not stored, and
+            # said so. A rotation cut here left the old file the one in use.
+            self.error = e
+            self.refused += 1
+            self._pos = -1
+            return False
+
+    def _put(self, buf, hh, n, r, k, old):
         f = self._fs[self._cur]
         if self.tail + r > self.cap:
             full = _SEGN + _HDR + self._live_bytes - old + r > self.cap
@@ -462,14 +474,18 @@ class Outbox:
             self._compact(0, 0)  # no room for the record: the copy leaves the message out
             return
         f = self._fs[self._cur]
-        if self._pos != self.tail:
-            f.seek(self.tail)
-        self.tail += self._write(f, _ACK, 0, s, None, 0)
-        self._pos = self.tail
-        self._unsynced += 1
-        if self._unsynced >= self.window:
-            f.flush()
-            self._unsynced = 0
+        try:
+            if self._pos != self.tail:
+                f.seek(self.tail)
+            self.tail += self._write(f, _ACK, 0, s, None, 0)
+            self._pos = self.tail
+            self._unsynced += 1
+            if self._unsynced >= self.window:
+                f.flush()
+                self._unsynced = 0
+        except OSError as e:  # the ack is lost: the message may be sent again, no more
+            self.error = e
+            self._pos = -1
 
     def close(self):
         for f in self._fs:

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(ROOT, "device"))
 import outbox  # noqa: E402
 
 UNIT = ["order_and_reset", "rotation", "refuse", "drop_oldest", "latest", "torn", "torn_copy",
-        "heap_lock", "rotation_heap"]
+        "heap_lock", "rotation_heap", "fs_error"]
 
 
 @pytest.mark.parametrize("name", UNIT)
@@ -61,3 +61,14 @@ def test_flash_written_per_reading_on_littlefs_stays_within_its_ceiling():
     r = dict(ln.split(" ", 1) for ln in p.stdout.splitlines())
     assert int(r["acked_prog"]) <= 3500 and int(r["acked_erase_milli"]) <= 1300, r
     assert int(r["stored_prog"]) <= 3500 and int(r["wake_prog"]) <= 6500, r
+
+
+def test_bench_outbox_runs():
+    # the figures come from `make bench-outbox`; here only that it still runs
+    import subprocess
+
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench_outbox.py"), "--n", "200",
+                        "--wakes", "2"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "| sent and acknowledged (put, take, ack) |" in p.stdout, p.stdout
+    assert "wake to PUBACK" in p.stdout, p.stdout

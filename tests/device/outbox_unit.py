@@ -333,6 +333,33 @@ def t_rotation_heap():
     print("rotations", rot, "heap grew", grew, "one rotation allocates", per)
 
 
+class Failing:
+    # A file system that refuses writes (full of other files, or failing).
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, b, off, n):
+        raise OSError(28)  # ENOSPC
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+def t_fs_error():
+    p = path("fserr")
+    ob = Outbox(p, 4096)
+    assert put(ob, b"e", num(0))
+    good = ob._fs[ob._cur]
+    ob._fs[ob._cur] = Failing(good)
+    assert not put(ob, b"e", num(1))  # refused, said, counted: not a crash
+    assert ob.refused == 1 and ob.error.args[0] == 28, (ob.refused, ob.error)
+    got = drain(ob, n=1)  # the ack's write fails too: lost, a duplicate at most
+    ob._fs[ob._cur] = good
+    assert msgs(got) == [num(0)] and ob.error.args[0] == 28
+    assert put(ob, b"e", num(2))
+    assert msgs(drain(Outbox(p, 4096))) in ([num(0), num(2)], [num(2)])
+
+
 for name, f in sorted(globals().items()):
     if name.startswith("t_") and (not ONLY or name[2:] in ONLY):
         f()
