@@ -7,7 +7,7 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto emulator test demo bench bench-outbox fleet deploy console typecheck build clean firmware
+.PHONY: setup mosquitto emulator test test-chip demo bench bench-outbox fleet deploy console typecheck build clean firmware
 
 setup: $(STAMP) mosquitto emulator
 
@@ -47,6 +47,10 @@ $(EMU_MODULES): host/rp2040/package.json host/rp2040/package-lock.json
 
 test: setup
 	$(BIN)/pytest -q tests
+
+# The chip tests alone (LEANMQTT_SILICON: the folder with the rp2 firmware and the bootrom).
+test-chip: setup
+	$(BIN)/pytest -q -m chip tests/test_chip.py
 
 # Mosquitto where it is or can be installed; else amqtt, a broker in Python from PyPI.
 demo: $(STAMP)

@@ -19,6 +19,7 @@
 #                 0 when there is none (or `window` messages are taken and not yet acked).
 #   ack()         the oldest taken message was acknowledged: it is done.
 #   count         messages held and not yet acknowledged (taken or not).
+#   feed(client)  fills the client's free in-flight slots with take(): inherit Queue.
 # Also: seq, the number the next message gets (it counts every message ever put; the app
 # numbers its readings with it in sleep mode), and dropped / refused (the full policies).
 #
@@ -47,9 +48,12 @@
 # acks; the constructor reads both files.
 try:
     from micropython import const
+    from time import ticks_ms
 
     _CPY = const(0)
 except ImportError:
+    from leanmqtt import ticks_ms  # noqa: F401  # CPython: the client's own
+
     globals()["_CPY"] = 1
 
 _MSG = 0xA5
@@ -109,7 +113,36 @@ def _open(path, mode):
     return _File(f) if _CPY else f
 
 
-class Outbox:
+class Queue:
+    # What the client calls besides put(), take(), ack() and count: feed(). Inherit it in a
+    # backend of your own (RTC memory, an SD card); it lives here, not in leanmqtt.py, so
+    # that a client without an outbox pays no RAM for it.
+
+    def feed(self, c):
+        # The client's in-flight store takes from here, oldest first, while it has a free
+        # slot and the link is up (so a slot only holds what went out); each message gets
+        # its packet id now (take() set DUP where it may have gone out before a reset).
+        # Its writes wait until the deadline of the client's call it is in.
+        try:
+            while c.sock and c._n < len(c._slot):
+                b = c._slot[c._n]
+                sl = self.take(b)
+                if not sl:
+                    return
+                c._pid = pid = c._pid % 65535 + 1
+                b[7 + (b[5] << 8 | b[6])] = pid >> 8  # after the topic (MQTT-2.3.1-1)
+                b[8 + (b[5] << 8 | b[6])] = pid & 255
+                if not (c._n or c._want):
+                    c._wt = ticks_ms()  # the reply clock starts
+                c._spid[c._n] = pid
+                c._slen[c._n] = sl
+                c._n += 1
+                c._send(b, sl & 3, sl >> 2)
+        except OSError as e:  # the link broke: dropped, redialled, resent from the slot
+            c._fail(e)
+
+
+class Outbox(Queue):
     REFUSE = 0  # full: put() (and publish()) return False; counted in .refused
     DROP_OLDEST = 1  # full: the oldest messages not yet sent make room; counted in .dropped
 

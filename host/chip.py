@@ -4,6 +4,7 @@ rp2040js from npm), as host/mpy.py drives the unix port.
     chip = Chip(files=built_files("rp2040_ppp")).start()   # boots; files are in littlefs
     out = chip.exec("print(1 + 1)", timeout=10)             # the raw REPL over USB CDC
     chip.edges(22)                                          # [(value, cycles, us), ...]
+    chip.spans(22)                                          # cycles while the pin was high
     chip.close()
 
 The firmware and bootrom come from the folder in LEANMQTT_SILICON (`silicon()` says why
@@ -195,6 +196,19 @@ class Chip:
             return [(e["v"], e["cycles"], e["us"]) for e in self.events[since:]
                     if e["ev"] == "pin" and e["pin"] == pin]
 
+    def spans(self, pin, since=0):
+        """CPU cycles from each rising edge of pin to the falling edge after it: the cost of
+        what the device did with the pin high (deterministic: the same code from the same
+        state gives the same count, across boots; run it once first to warm up)."""
+        out, up = [], None
+        for v, cycles, _ in self.edges(pin, since):
+            if v:
+                up = cycles
+            elif up is not None:
+                out.append(cycles - up)
+                up = None
+        return out
+
     def mark(self):
         """An index into the reports, for `since=`."""
         with self.cond:
@@ -207,8 +221,10 @@ class Chip:
         e = self.wait_event(lambda e: e["ev"] == "cycles", timeout, since=n)
         return e["cycles"] if e else None
 
-    def watchdog_fired(self):
-        return self.reports("watchdog")
+    def watchdog_fired(self, since=0):
+        """The watchdog's firings reported past mark `since` ([] if none)."""
+        with self.cond:
+            return [e for e in self.events[since:] if e["ev"] == "watchdog"]
 
     # ---- the REPL
     def _read_repl(self):

@@ -285,9 +285,20 @@ function watchPin(p) {
 }
 
 // ---------------------------------------------------------------- the run loop
-// Instructions run in slices; between them I/O is serviced. While the core sleeps (WFI) the
-// clock jumps to its next alarm, but never ahead of wall time, so that a socket timeout of
-// one second on the device is at least a second on the host.
+// Instructions run in slices; between them I/O is serviced. While the core sleeps (WFI/WFE)
+// the clock jumps to its next alarm, but never ahead of wall time, so that a timeout of one
+// second on the device is at least a second on the host. While the core computes, device
+// time runs at emulation speed (about 0.3x); that lag is not caught up later, beyond
+// MAX_LAG: a busy boot followed by a wait for a CONNACK would otherwise see its timeout
+// elapse in a fraction of the wall time (the device clock racing to catch up), and a host
+// under load would make the device's timeouts fire early.
+const MAX_LAG = 20e6; // ns
+
+function flushUart() {
+  if (uartOut.length && slirp) slirp.stdin.write(Buffer.from(uartOut));
+  uartOut = [];
+}
+
 function run() {
   if (stopped) return;
   const { core, clock } = mcu;
@@ -303,9 +314,14 @@ function run() {
         pendingRead = null;
         answer();
       }
+      const wall = Number(process.hrtime.bigint() - wallStart);
+      if (wall - clock.nanos > MAX_LAG) {
+        wallStart += BigInt(Math.floor(wall - clock.nanos - MAX_LAG));
+      }
+      const allowed = Number(process.hrtime.bigint() - wallStart);
       for (let i = 0; i < 20000; i++) {
         if (core.waiting) {
-          const room = Number(process.hrtime.bigint() - wallStart) - clock.nanos;
+          const room = allowed - clock.nanos;
           const next = clock.nanosToNextAlarm;
           if (room <= 0) { idle = true; break; }
           if (next > 0 && next <= room) {
@@ -319,15 +335,13 @@ function run() {
           clock.tick(core.executeInstruction() * cycleNanos);
         }
       }
+      flushUart();
     }
   } catch (e) {
     if (e instanceof Rebooted) return; // boot() runs next and restarts the loop
     throw e;
   }
-  if (uartOut.length && slirp) {
-    slirp.stdin.write(Buffer.from(uartOut));
-  }
-  uartOut = [];
+  flushUart();
   if (idle) setTimeout(run, 1);
   else setImmediate(run);
 }
