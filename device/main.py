@@ -33,12 +33,15 @@ class App:
         # together within the watchdog, or a slow broker would reset the board and lose
         # the readings waiting in RAM.
         timeout = max(1, min(5, config.WDT_MS // 3000)) if config.WDT_MS else 5  # s
-        ob = None
+        ob = self.outbox = None
         if config.OUTBOX:  # readings wait on flash: an outage of hours, a reset lose none
             from outbox import Outbox
 
-            ob = self.outbox = Outbox(config.OUTBOX_PATH, config.OUTBOX, window=config.INFLIGHT,
-                                      latest=(self.status,))
+            try:
+                ob = self.outbox = Outbox(config.OUTBOX_PATH, config.OUTBOX,
+                                          window=config.INFLIGHT, latest=(self.status,))
+            except OSError as e:  # a file system that takes no writes (full, read-only)
+                log("outbox", config.OUTBOX_PATH, "unusable:", e, "- readings wait in RAM only")
         c = self.client = MQTTClient(
             "leanmqtt-" + self.id, config.BROKER, config.PORT,
             user=config.USER, password=config.PASSWORD, keepalive=config.KEEPALIVE,
@@ -46,8 +49,7 @@ class App:
             bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16),
             net_up=self.net_up, log=log, outbox=ob,
         )
-        if not config.SLEEP:  # asleep is not offline: a sleeping device has no status
-            c.set_last_will(self.status, b"offline", retain=True, qos=1)
+        c.set_last_will(self.status, b"offline", retain=True, qos=1)
         self.wdt = board.watchdog(config.WDT_MS) if config.WDT_MS else None
 
     def net_up(self):
@@ -65,15 +67,13 @@ class App:
         # One reading: sensors into the payload buffer, one publish, the link serviced.
         # Allocates nothing while sensors work and the link is up.
         c = self.client
-        if c.isconnected() and self.online != c.reconnects and not config.SLEEP:
+        if c.isconnected() and self.online != c.reconnects:
             # After each (re)connect: the will may have fired, so say "online" again.
             if self.online >= 0:
                 log("connected again, %d readings waiting to be resent" % c.pending())
             self.online = c.reconnects
             c.publish(self.status, b"online", retain=True, qos=1)
         self.seq += 1
-        if config.SLEEP:  # the count restarts at each wake; the outbox's does not
-            self.seq = self.outbox.seq
         p = self.payload
         p.put(0, self.seq)
         s = self.sensors
@@ -113,8 +113,8 @@ def run():
         return None
     app = App()
     app.start()
-    if config.SLEEP:
-        return sleep(app)
+    if config.SLEEP and app.outbox:  # (without it, said above: awake, as a deep sleep
+        return sleep(app)              # would lose what RAM holds)
     n = 0
     try:
         while not config.CYCLES or n < config.CYCLES:
@@ -136,6 +136,10 @@ def sleep(app):
     # DISCONNECT (no will) and a deep sleep; what was not acked waits in the outbox and goes
     # first at the next wake.
     c = app.client
+    # Asleep is not offline: no "online" at each wake, and disconnect() keeps the will
+    # ("offline") quiet; it fires only for a wake that dies on the way.
+    app.online = c.reconnects
+    app.seq = app.outbox.seq - 1  # the count restarts at each wake; the outbox's does not
     app.cycle()
     acked = c.flush(config.FLUSH_MS / 1000) and not c.pending()
     c.disconnect()

@@ -72,7 +72,7 @@ def test_normal_mode_with_the_outbox_loses_no_reading_in_a_long_outage(broker, r
         assert "done 80 readings" in text, text
         rec.wait_for(lambda m: len(set(seqs(rec))) >= 80, timeout=15)
         assert sorted(set(seqs(rec))) == list(range(1, 81)), seqs(rec)
-        assert "readings waiting to be resent" in text
+        assert "connected again" in text
     finally:
         px.close()
 
@@ -82,3 +82,15 @@ def test_sleep_without_an_outbox_is_a_config_problem_not_a_silent_loss(device):
     assert "config: SLEEP needs an OUTBOX" in p.stdout, p.stdout
     p = device(MAIN, env={"LEANMQTT_BROKER": "127.0.0.1", "LEANMQTT_OUTBOX": "100"}, check=False)
     assert "config: OUTBOX must be 0 (none) or at least 1024 bytes" in p.stdout, p.stdout
+
+
+def test_an_outbox_that_cannot_be_opened_is_said_and_the_app_runs_on_ram(broker, recorder, device):
+    # A file system that takes no writes (here: a folder that is not there; on the emulated
+    # RP2040, its flash): logged, and the readings go through the RAM store, awake.
+    rec = recorder("leanmqtt/#")
+    env = app_env(broker.port, outbox=8192, outbox_path="/nonexistent/dir/ob", sleep=1,
+                  interval_ms=50, cycles=3)
+    out = device(MAIN, env=env).stdout
+    assert "app: outbox /nonexistent/dir/ob unusable:" in out and "done 3 readings" in out, out
+    rec.wait_for(lambda m: len(seqs(rec)) >= 3)
+    assert seqs(rec) == [1, 2, 3]
