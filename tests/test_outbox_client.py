@@ -10,7 +10,7 @@ import time
 from conftest import ROOT, lines
 from host import mpy
 from host.lines import Lines
-from host.proxy import UP, FaultProxy
+from host.proxy import DOWN, UP, FaultProxy
 from host.subscriber import Recorder
 
 sys.path.insert(0, os.path.join(ROOT, "device"))
@@ -189,3 +189,17 @@ def test_publish_through_the_outbox_with_the_heap_locked(broker, device, tmp_pat
     refused, pending, rotations = lines(p.stdout, "ok")[0].split()
     assert (refused, pending) == ("0", "0"), p.stdout
     assert int(rotations) == 0, p.stdout  # (a rotation opens a file again: it allocates)
+
+
+def test_qos2_goes_through_the_outbox_like_qos1(broker, device, tmp_path):
+    rec = Recorder(broker.port, "lean/q2", qos=2).start()
+    px = FaultProxy(broker.port)
+    try:
+        p = device("outbox_qos2.py", px.port, str(tmp_path), 20)
+        assert lines(p.stdout, "held") == ["10"] and lines(p.stdout, "done") == ["pending 0 outbox 0"], p.stdout
+        msgs = rec.wait_for(lambda m: len(m) >= 20, 10)
+    finally:
+        rec.stop()
+        px.close()
+    assert sorted(int(m[1]) for m in msgs) == list(range(20)) and all(m[2] == 2 for m in msgs)
+    assert px.count(UP, "PUBREL") == 20 and px.count(DOWN, "PUBCOMP") == 20
