@@ -173,7 +173,7 @@ def test_flush_returns_within_its_timeout_with_the_link_dead(broker, tmp_path):
             r, ms, _, pending = lines(text, "flush")[0].split()
             # True with the outbox: the five are durable there (pending() says so)
             assert (r, pending) == (want, "5"), text
-            assert 1400 <= int(ms) <= 1500 + 150, text
+            assert 1400 <= int(ms) <= 1500 + 300, text  # (a reconnect would take 3 s)
             if kind == "outbox":  # and there they are, read on the host
                 assert outbox.Outbox(os.path.join(d, "ob"), 8192).count == 5
             # The link down (no CONNACK at the connect): flush() does not redial, since
