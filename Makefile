@@ -7,7 +7,7 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto emulator test test-chip demo bench fleet deploy console typecheck build clean firmware \
+.PHONY: setup mosquitto emulator test test-chip demo bench bench-outbox fleet deploy console typecheck build clean firmware \
 	brokers rabbitmq haproxy aedes amqtt ejabberd interop cluster
 
 setup: $(STAMP) mosquitto emulator
@@ -114,6 +114,10 @@ demo: $(STAMP)
 bench: setup
 	@command -v strace >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq strace >/dev/null 2>&1; } || true
 	$(BIN)/python tools/bench.py $(if $(ANCHORS),--anchors $(ANCHORS)) $(if $(MQTT_AS),--mqtt-as $(MQTT_AS)) $(if $(JSON),--json $(JSON))
+
+# the outbox: flash per reading on littlefs, its RAM, wake to PUBACK in sleep mode
+bench-outbox: setup
+	$(BIN)/python tools/bench_outbox.py
 
 fleet: setup
 	$(BIN)/python tools/fleet.py --n $(or $(N),100)

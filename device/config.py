@@ -20,6 +20,14 @@ QOS = 1  # 2: exactly once (each reading costs 4 packets, not 2)
 # ("reading N lost") and counted. A reset of the board loses what the store holds.
 INFLIGHT = 8
 WDT_MS = 8000  # 0: no watchdog
+# The outbox (outbox.py): readings not yet acknowledged wait on flash, across outages and
+# resets, in OUTBOX bytes (two files OUTBOX_PATH.0 and .1); 0: only the RAM window.
+OUTBOX = 32768
+OUTBOX_PATH = "outbox"
+# Sleep mode, for a battery: wake, read the sensors, publish, flush (up to FLUSH_MS), then
+# deep-sleep for INTERVAL_MS; readings not acked by then wait in the outbox for the next wake.
+SLEEP = 0
+FLUSH_MS = 2000
 CYCLES = 0  # 0: run forever
 
 try:
@@ -40,6 +48,12 @@ if getenv:
         _v = getenv("LEANMQTT_" + _name)
         if _v:
             globals()[_name] = int(_v)
+    # The unix board runs many devices from one folder (tests, the demo): no outbox unless
+    # LEANMQTT_OUTBOX gives its size.
+    OUTBOX = int(getenv("LEANMQTT_OUTBOX") or 0)
+    OUTBOX_PATH = getenv("LEANMQTT_OUTBOX_PATH") or OUTBOX_PATH
+    SLEEP = int(getenv("LEANMQTT_SLEEP") or SLEEP)
+    FLUSH_MS = int(getenv("LEANMQTT_FLUSH_MS") or FLUSH_MS)
 
 
 def problems(needs_wifi):
@@ -59,6 +73,10 @@ def problems(needs_wifi):
         out.append("QOS must be 0, 1 or 2")
     if not isinstance(INFLIGHT, int) or INFLIGHT < 1:
         out.append("INFLIGHT must be at least 1")
+    if OUTBOX and (not isinstance(OUTBOX, int) or OUTBOX < 1024):
+        out.append("OUTBOX must be 0 (none) or at least 1024 bytes")
+    if SLEEP and not OUTBOX:
+        out.append("SLEEP needs an OUTBOX: a deep sleep loses what RAM holds")
     if USER is None and PASSWORD:
         out.append("PASSWORD is set but USER is not")
     return out

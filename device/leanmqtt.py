@@ -27,6 +27,8 @@
 #                              the socket full may wait up to timeout for room
 #   wait_msg()                 until a packet arrives (one message handled)
 #   ping()                     until the socket takes it: up to timeout
+#   publish() with an outbox   QoS 1, 2: the outbox's write and sync (outbox.py), no ack waited
+#   flush(t)                   up to t seconds, never longer; never redials
 # Inside the callback nothing waits for an ack, and a QoS 1 publish waits for room in the
 # store only while no other message is next in the socket (see _recv).
 import socket
@@ -168,6 +170,7 @@ class MQTTClient:
     backoff_min = 500  # ms before the first reconnect; doubles, with jitter, up to the max
     backoff_max = 30000
     max_skip = 65536  # an incoming PUBLISH above rxsize is skipped up to this, else refused
+    outbox = None
 
     def __init__(
         self,
@@ -187,6 +190,7 @@ class MQTTClient:
         net_up=None,
         log=print,
         ssl_params=None,
+        outbox=None,
     ):
         # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every call.
         if not 0 <= keepalive < 65536:
@@ -259,6 +263,11 @@ class MQTTClient:
         self._want = 0  # the ack a blocking call waits for, type << 16 | id; 0 once it came
         self.dropped = 0  # QoS 0 messages dropped while offline (reconnect=True)
         self.reconnects = 0
+        # outbox.py's Outbox, or the like: QoS 1 and 2 messages are stored there before
+        # publish() returns, and it feeds the store above (Queue.feed in outbox.py). Without
+        # one the class's None stands: no instance attribute, whose slot would cost RAM.
+        if outbox:
+            self.outbox = outbox
 
     def set_callback(self, f):
         self.cb = f  # f(topic, msg), both bytes
@@ -369,6 +378,8 @@ class MQTTClient:
                     if b[n & 3] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
                         b[n & 3] |= 8
                     self._send(b, n & 3, n >> 2)
+            if self.outbox:
+                self.outbox.feed(self)  # then what it holds: at boot, the last run's first
             # What the broker has not acked is made again; when it has no session for us
             # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
             # Within what is left of the deadline: a SUBACK later than that leaves its
@@ -407,7 +418,23 @@ class MQTTClient:
         return self.sock is not None
 
     def pending(self):
-        return self._n  # QoS 1 and 2 messages accepted by publish(), not yet PUBACK/PUBCOMP
+        # QoS 1 and 2 messages accepted by publish(), not yet PUBACK/PUBCOMP
+        return self.outbox.count if self.outbox else self._n
+
+    def flush(self, timeout):
+        # Serves the link until every QoS 1 and 2 message accepted is acknowledged, for
+        # timeout seconds at most, never longer: it does not redial (a reconnect could
+        # outlast the deadline), so a link that is down, or goes down, ends it. True when
+        # all are acked, or when those left are durable in the outbox (pending() says how
+        # many); False when RAM alone holds some. Before machine.deepsleep(): then
+        # disconnect(), and the will stays quiet.
+        self._dl = self._wdl = ticks_add(ticks_ms(), int(timeout * 1000))
+        try:
+            while self.sock and self.pending() and ticks_diff(self._dl, ticks_ms()) > 0:
+                self._step()
+        except (OSError, MQTTException) as e:
+            self._fail(e)
+        return not self.pending() or self.outbox is not None
 
     def _fail(self, e=None):
         # Closes the socket, and forgets a packet half read from it. With an error, the
@@ -651,6 +678,10 @@ class MQTTClient:
                 self._slot.append(self._slot.pop(0))
                 self._slen.append(self._slen.pop(0))
                 self._n -= 1
+                if self.outbox:
+                    self.outbox.ack()
+            if self.outbox:
+                self.outbox.feed(self)
         elif op == 0x62 and rl == 2:
             # -- QoS 2 in: PUBREL (flags 0010, MQTT-3.6.1-1: 0x60 is refused below). The
             # message is done: its id is free, and PUBCOMP goes back, also for an id we
@@ -735,7 +766,9 @@ class MQTTClient:
         if not (self.sock or self.reconnect):
             raise OSError("offline")
         self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-        if qos:
+        if qos and self.outbox:
+            buf = self._tx  # built here, stored there, and from there to a slot
+        elif qos:
             # The first free slot; while all are taken, service the link until a PUBACK
             # frees one, or the deadline; in the callback only while no message is next.
             while self._n == len(self._slot):
@@ -768,6 +801,13 @@ class MQTTClient:
         if whole:
             buf[i : i + ml] = msg
             i += ml
+        if qos and self.outbox:
+            # Durable before True (False: the outbox is full and refuses), then sent when
+            # the store has room.
+            if not self.outbox.put(buf, (i - h) << 2 | h):
+                return False
+            self.outbox.feed(self)
+            return True
         if qos:
             if not (self._n or self._want):
                 self._wt = ticks_ms()

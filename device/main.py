@@ -2,6 +2,8 @@
 # reading per cycle with leanmqtt in resilient mode. Retained "online" / will "offline"
 # on PREFIX/<id>/status. Edit config.py / settings.py, not this file, to set it up.
 import time
+
+T0 = time.ticks_ms()  # the wake, as near as the app can tell
 import config
 import board
 from leanmqtt import MQTTClient
@@ -34,12 +36,21 @@ class App:
         # together within the watchdog, or a slow broker would reset the board and lose
         # the readings waiting in RAM.
         timeout = max(1, min(5, config.WDT_MS // 3000)) if config.WDT_MS else 5  # s
+        ob = self.outbox = None
+        if config.OUTBOX:  # readings wait on flash: an outage of hours, a reset lose none
+            from outbox import Outbox
+
+            try:
+                ob = self.outbox = Outbox(config.OUTBOX_PATH, config.OUTBOX,
+                                          window=config.INFLIGHT, latest=(self.status,))
+            except OSError as e:  # a file system that takes no writes (full, read-only)
+                log("outbox", config.OUTBOX_PATH, "unusable:", e, "- readings wait in RAM only")
         c = self.client = MQTTClient(
             "leanmqtt-" + self.id, config.BROKER, config.PORT,
             user=config.USER, password=config.PASSWORD, keepalive=config.KEEPALIVE,
             reconnect=True, inflight=config.INFLIGHT, timeout=timeout,
             bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16),
-            net_up=self.net_up, log=log,
+            net_up=self.net_up, log=log, outbox=ob,
         )
         c.set_last_will(self.status, b"offline", retain=True, qos=1)
         # Back within 1.5 intervals of the broker: the backoff is capped at one interval, so
@@ -119,6 +130,8 @@ def run():
         return None
     app = App()
     app.start()
+    if config.SLEEP and app.outbox:  # (without it, said above: awake, as a deep sleep
+        return sleep(app)              # would lose what RAM holds)
     n = 0
     try:
         while not config.CYCLES or n < config.CYCLES:
@@ -133,6 +146,24 @@ def run():
     app.client.disconnect()
     log("done", n, "readings,", app.lost, "lost")
     return app
+
+
+def sleep(app):
+    # One wake: one reading, sent and acknowledged if the link allows within FLUSH_MS, then
+    # DISCONNECT (no will) and a deep sleep; what was not acked waits in the outbox and goes
+    # first at the next wake.
+    c = app.client
+    # Asleep is not offline: no "online" at each wake, and disconnect() keeps the will
+    # ("offline") quiet; it fires only for a wake that dies on the way.
+    app.online = c.reconnects
+    app.seq = app.outbox.seq - 1  # the count restarts at each wake; the outbox's does not
+    app.cycle()
+    acked = c.flush(config.FLUSH_MS / 1000) and not c.pending()
+    c.disconnect()
+    log("flushed" if acked else "stored", "seq", app.seq, "in", time.ticks_diff(time.ticks_ms(), T0),
+        "ms;", c.pending(), "wait in the outbox")
+    app.outbox.close()
+    board.deepsleep(config.INTERVAL_MS)
 
 
 if __name__ == "__main__":

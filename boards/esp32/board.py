@@ -38,3 +38,8 @@ def led(on):
 
 def watchdog(ms):
     return machine.WDT(timeout=ms)
+
+
+def deepsleep(ms):
+    # The sleep mode's end of a wake: the board resets when it wakes, and main.py runs again.
+    machine.deepsleep(ms)

@@ -37,3 +37,8 @@ def led(on):
 
 def watchdog(ms):
     return machine.WDT(timeout=min(ms, 8388))  # the RP2040's longest
+
+
+def deepsleep(ms):
+    # The sleep mode's end of a wake: the board resets when it wakes, and main.py runs again.
+    machine.deepsleep(ms)
