@@ -1,0 +1,246 @@
+# leanmqtt_async: leanmqtt for asyncio apps, on MicroPython and CPython.
+#
+# The protocol is leanmqtt.MQTTClient's, with reconnect=True: the same store, resend,
+# keepalive, dead-link detection and backoff, in the same code. This module only waits, and
+# never by blocking the loop where it can wait instead: one background task services the
+# link; it waits for the socket to be readable through asyncio's own I/O queue (on
+# MicroPython the queue asyncio.StreamReader waits on, on CPython loop.add_reader), or for
+# the next keepalive check, whichever comes first. Nothing polls in a sleep loop while the
+# link is up; offline, the task sleeps toward the next redial.
+#
+#   c = MQTTClient(client_id, server, ...)        # leanmqtt.MQTTClient's arguments
+#   await c.connect(clean_session=True)           # -> session present, None if not up yet
+#   await c.publish(topic, msg, retain=False, qos=0, ack=False)
+#   await c.subscribe(topic, qos=0); await c.unsubscribe(topic)
+#   async for topic, msg in c.messages(): ...     # or c.set_callback(f): f(topic, msg)
+#   c.up, c.down                                  # asyncio.Event: set while up / down
+#   await c.disconnect()
+#   c.core                                        # the leanmqtt.MQTTClient underneath
+#
+# What may block the loop, and for how long (timeout is the constructor's, in seconds):
+#   a (re)connect     TCP connect, TLS handshake, CONNACK: up to timeout each (the core's)
+#   subscribe()       until SUBACK: one round trip, at most timeout (then the link drops)
+#   publish()         the socket write: up to timeout if the socket's buffer is full
+#   everything else   nothing: waiting for a free slot, an ack or a message yields
+import asyncio
+import leanmqtt
+
+try:
+    from asyncio import core as _core  # MicroPython: the I/O queue asyncio itself waits on
+
+    _MPY = hasattr(_core, "_io_queue")
+except ImportError:
+    _MPY = False
+if _MPY:
+    from time import ticks_ms, ticks_diff, ticks_add
+
+    _sleep_ms = asyncio.sleep_ms  # no float, nothing allocated
+else:
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
+MQTTException = leanmqtt.MQTTException
+
+
+class MQTTClient:
+    def __init__(self, client_id, server, port=0, keepalive=0, timeout=5, inflight=1,
+                 queue=8, **kw):
+        # queue: messages held for messages() before the link is read no further (the
+        # broker then holds the rest: nothing is dropped here).
+        self.core = c = leanmqtt.MQTTClient(client_id, server, port, keepalive=keepalive,
+                                            timeout=timeout, inflight=inflight,
+                                            reconnect=True, **kw)
+        c.set_callback(self._deliver)
+        self._cap = inflight  # store slots
+        self._to = int(timeout * 1000)
+        # The core checks its keepalive and reply deadlines every quarter of the reply
+        # timeout (half a keepalive, or timeout without one): so does the link task.
+        self._tick = (keepalive * 500 or self._to) >> 2
+        self._queue = queue
+        self._msgs = []  # (topic, msg) for messages()
+        self._iter = False  # messages() in use
+        self.cb = None
+        self.up = asyncio.Event()
+        self.down = asyncio.Event()
+        self.down.set()
+        self._room = asyncio.Event()  # the link task serviced the link: a slot or ack may be free
+        self._got = asyncio.Event()  # a message for messages()
+        self._taken = asyncio.Event()  # messages() took one: the link may be read again
+        self._task = None  # the link task
+        self._ev = None  # CPython: set by add_reader, or by _wake
+        self._err = None  # an exception from the callback, raised by the next call
+
+    def set_callback(self, f):
+        self.cb = f  # f(topic, msg), both bytes; called from the link task: do not block
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        self.core.set_last_will(topic, msg, retain, qos)
+
+    def isconnected(self):
+        return self.core.isconnected()
+
+    def pending(self):
+        return self.core.pending()
+
+    def _deliver(self, topic, msg):
+        if self.cb:
+            self.cb(topic, msg)
+        if self._iter:
+            self._msgs.append((topic, msg))
+            self._got.set()
+
+    # -- the calls -----------------------------------------------------------------------
+
+    async def connect(self, clean_session=True):
+        # The first connection, then the link task keeps it (a failure here is logged and
+        # redialled by the task, as poll() does in the sync client).
+        sp = self.core.connect(clean_session)
+        self._state()
+        if not self._task:
+            self._task = asyncio.create_task(self._run())
+        return sp
+
+    async def disconnect(self):
+        self.core.disconnect()
+        for t in (self._task, self._timer):
+            if t:
+                t.cancel()
+        self._task = self._timer = None
+        self._state()
+
+    async def publish(self, topic, msg, retain=False, qos=0, ack=False):
+        # True once the message is in the store (QoS 1) or went out (QoS 0); with ack=True
+        # (QoS 1) once its PUBACK came. Waits, yielding to other tasks, only while the store
+        # is full (and, with ack, for the ack): offline that is until the link is back and
+        # the store's messages are acked. A QoS 0 message that finds the link down is
+        # dropped, counted in core.dropped, and False is returned.
+        c = self.core
+        if qos:
+            while c.pending() >= self._cap:
+                self._room.clear()
+                await self._room.wait()
+        sock = c.sock
+        ok = c.publish(topic, msg, retain, qos)
+        if c.sock is not sock:  # the write found the link dead: the task redials
+            self._wake()
+        if ok and qos and ack:
+            pid = c._pid  # the id publish() just gave it
+            while pid in c._spid:  # the store's ids; 0 once acked
+                self._room.clear()
+                await self._room.wait()
+        return ok
+
+    async def subscribe(self, topic, qos=0):
+        # Waits for SUBACK with the loop blocked (the core's wait), but for no longer than
+        # timeout: a SUBACK later than that drops the link, and the reconnect makes the
+        # subscription again. Offline, it is remembered and made on the next connection.
+        self._acked(self.core.subscribe, topic, qos)
+
+    async def unsubscribe(self, topic):
+        self._acked(self.core.unsubscribe, topic)
+
+    def _acked(self, f, *a):
+        c = self.core
+        rto = c._rto  # the core's reply timeout, for this call no longer than timeout
+        c._rto = min(rto, self._to)
+        try:
+            f(*a)
+        finally:
+            c._rto = rto
+            self._state()
+
+    def messages(self):
+        # async for topic, msg in c.messages(): each message once, in the order received.
+        self._iter = True
+        return self
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        while not self._msgs:
+            self._got.clear()
+            await self._got.wait()
+        m = self._msgs.pop(0)
+        self._taken.set()
+        return m
+
+    # -- the link task -------------------------------------------------------------------
+
+    def _state(self):
+        # up / down follow the link; publishers waiting for room look again.
+        if self.core.isconnected():
+            if not self.up.is_set():
+                self.down.clear()
+                self.up.set()
+        elif not self.down.is_set():
+            self.up.clear()
+            self.down.set()
+        self._room.set()
+
+    async def _run(self):
+        c = self.core
+        while self._task:
+            if len(self._msgs) >= self._queue:
+                # messages() is behind: leave the rest in the socket (and the broker).
+                self._taken.clear()
+                await self._taken.wait()
+                continue
+            try:
+                c.poll(0)  # what came, PINGREQ when due, a dead link, a redial when due
+            except Exception as e:  # from the callback (the message was still acked)
+                c.log("mqtt:", "callback", e)
+            self._state()
+            sock = c.sock
+            if sock is None:
+                await _sleep_ms(100)  # toward the next redial, which poll() times
+            elif _MPY:
+                await self._readable(sock)
+            else:
+                await self._readable_cpy(sock)
+
+    def _readable(self, sock):
+        # Waits (a generator: `yield` is how a MicroPython task waits on the I/O queue)
+        # until sock is readable, or failed, or _wake() is called by the timer task.
+        self._due = ticks_add(ticks_ms(), self._tick)
+        if not self._timer:
+            self._timer = asyncio.create_task(self._alarm())
+        yield _core._io_queue.queue_read(sock)
+
+    _timer = None
+    _due = 0
+
+    async def _alarm(self):
+        # Wakes the link task at its deadline if nothing came: the task's own wait is on
+        # the I/O queue only, where a task cannot also have a timeout without allocating.
+        while self._task:
+            d = ticks_diff(self._due, ticks_ms())
+            if d > 0:
+                await asyncio.sleep_ms(d)
+            else:
+                self._wake()
+                await asyncio.sleep_ms(self._tick)
+        self._timer = None
+
+    def _wake(self):
+        # Takes the link task off the I/O queue and runs it now (as Task.cancel does).
+        t = self._task
+        if _MPY:
+            if t and t.data is _core._io_queue:
+                _core._io_queue.remove(t)
+                _core._task_queue.push(t)
+        elif self._ev:
+            self._ev.set()
+
+    async def _readable_cpy(self, sock):
+        loop = asyncio.get_running_loop()
+        ev = self._ev = self._ev or asyncio.Event()
+        ev.clear()
+        fd = sock.fileno()
+        loop.add_reader(fd, ev.set)
+        try:
+            await asyncio.wait_for(ev.wait(), self._tick / 1000)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            loop.remove_reader(fd)
