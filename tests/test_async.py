@@ -121,3 +121,28 @@ def test_broker_restarts_lose_no_qos1_reading_from_8_tasks(sig, device_bg):
         rec.stop()
     finally:
         b.close()
+
+
+def test_the_same_file_runs_on_cpython(broker):
+    # add_reader instead of MicroPython's I/O queue; the rest is the same code.
+    import asyncio
+
+    import leanmqtt_async
+
+    async def main():
+        c = leanmqtt_async.MQTTClient("cpy-async", "127.0.0.1", broker.port, keepalive=2,
+                                      timeout=2, inflight=4, log=lambda *a: None)
+        await c.connect()
+        assert c.up.is_set() and not c.down.is_set()
+        await c.subscribe("lean/cpy", 1)
+        it = c.messages()
+        assert await c.publish("lean/cpy", b"hello", qos=1, ack=True)
+        got = await asyncio.wait_for(it.__anext__(), 5)
+        # Idle past 1.5 keepalives, when the broker drops a silent client: the link task
+        # pinged, woken from add_reader's wait by its tick, and the link stayed up.
+        await asyncio.sleep(3.6)
+        assert c.isconnected() and c.core.reconnects == 0
+        await c.disconnect()
+        return got
+
+    assert asyncio.run(main()) == (b"lean/cpy", b"hello")
