@@ -15,6 +15,8 @@ QOS = 1
 INFLIGHT = 8  # QoS 1 readings kept until acked: about INFLIGHT * INTERVAL_MS of outage
 WDT_MS = 8000  # 0: no watchdog
 CYCLES = 0  # 0: run forever
+HA_DISCOVERY = 1  # Home Assistant MQTT discovery (device/ha.py); 0: off
+HA_PREFIX = "homeassistant"  # Home Assistant's discovery prefix (its default)
 
 try:
     from settings import *  # noqa: F401,F403  # pyright: ignore[reportMissingImports]
@@ -30,7 +32,8 @@ if getenv:
     BROKER = getenv("LEANMQTT_BROKER") or BROKER
     PREFIX = getenv("LEANMQTT_PREFIX") or PREFIX
     DEVICE_ID = getenv("LEANMQTT_DEVICE_ID") or DEVICE_ID
-    for _name in ("PORT", "INTERVAL_MS", "CYCLES", "KEEPALIVE", "QOS", "INFLIGHT"):
+    HA_PREFIX = getenv("LEANMQTT_HA_PREFIX") or HA_PREFIX
+    for _name in ("PORT", "INTERVAL_MS", "CYCLES", "KEEPALIVE", "QOS", "INFLIGHT", "HA_DISCOVERY"):
         _v = getenv("LEANMQTT_" + _name)
         if _v:
             globals()[_name] = int(_v)
@@ -53,6 +56,8 @@ def problems(needs_wifi):
         out.append("QOS must be 0 or 1")
     if not isinstance(INFLIGHT, int) or INFLIGHT < 1:
         out.append("INFLIGHT must be at least 1")
+    if HA_DISCOVERY and (not HA_PREFIX or "+" in HA_PREFIX or "#" in HA_PREFIX):
+        out.append("HA_PREFIX must be a topic without + or #, such as \"homeassistant\"")
     if USER is None and PASSWORD:
         out.append("PASSWORD is set but USER is not")
     return out

@@ -31,14 +31,23 @@ class App:
         # together within the watchdog, or a slow broker would reset the board and lose
         # the readings waiting in RAM.
         timeout = max(1, min(5, config.WDT_MS // 3000)) if config.WDT_MS else 5  # s
+        self.ha = None  # Home Assistant discovery (device/ha.py), unless turned off
+        if config.HA_DISCOVERY:
+            import ha
+
+            self.ha = ha.Discovery(config.HA_PREFIX, self.id, board.NAME, base + "readings",
+                                   base + "status", [f[0] for f in fields[1:]])
         c = self.client = MQTTClient(
             "leanmqtt-" + self.id, config.BROKER, config.PORT,
             user=config.USER, password=config.PASSWORD, keepalive=config.KEEPALIVE,
             reconnect=True, inflight=config.INFLIGHT, timeout=timeout,
-            bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16),
+            bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16,
+                        self.ha.room if self.ha else 0),
             net_up=self.net_up, log=log,
         )
         c.set_last_will(self.status, b"offline", retain=True, qos=1)
+        if self.ha:
+            c.set_callback(self.ha.message)
         self.wdt = board.watchdog(config.WDT_MS) if config.WDT_MS else None
 
     def net_up(self):
@@ -50,6 +59,8 @@ class App:
     def start(self):
         if self.net_up():
             self.client.connect(clean_session=False)
+        if self.ha:
+            self.ha.subscribe(self.client)  # offline: made on the first connection
         log("device", self.id, "publishing to", self.topic.decode())
 
     def cycle(self):
@@ -62,6 +73,10 @@ class App:
                 log("connected again, %d readings waiting to be resent" % c.pending())
             self.online = c.reconnects
             c.publish(self.status, b"online", retain=True, qos=1)
+            if self.ha:
+                self.ha.due = True
+        if self.ha and self.ha.due and c.isconnected():
+            self.ha.publish(c)
         self.seq += 1
         p = self.payload
         p.put(0, self.seq)
