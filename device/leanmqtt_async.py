@@ -26,7 +26,8 @@ import asyncio
 import leanmqtt
 
 try:
-    from asyncio import core as _core  # MicroPython: the I/O queue asyncio itself waits on
+    # MicroPython: the I/O queue asyncio itself waits on (the stubs do not list it)
+    from asyncio import core as _core  # pyright: ignore[reportAttributeAccessIssue]
 
     _MPY = hasattr(_core, "_io_queue")
 except ImportError:
@@ -34,9 +35,9 @@ except ImportError:
 if _MPY:
     from time import ticks_ms, ticks_diff, ticks_add
 
-    _sleep_ms = asyncio.sleep_ms  # no float, nothing allocated
+    _sleep_ms = asyncio.sleep_ms  # pyright: ignore  # no float, nothing allocated
 else:
-    def _sleep_ms(ms):
+    def _sleep_ms(ms):  # pyright: ignore
         return asyncio.sleep(ms / 1000)
 
 MQTTException = leanmqtt.MQTTException
@@ -195,7 +196,7 @@ class MQTTClient:
             if sock is None:
                 await _sleep_ms(100)  # toward the next redial, which poll() times
             elif _MPY:
-                await self._readable(sock)
+                await self._readable(sock)  # pyright: ignore  # a generator, as asyncio's own
             else:
                 await self._readable_cpy(sock)
 
@@ -233,7 +234,7 @@ class MQTTClient:
             self._ev.set()
 
     async def _readable_cpy(self, sock):
-        loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()  # pyright: ignore  # CPython only
         ev = self._ev = self._ev or asyncio.Event()
         ev.clear()
         fd = sock.fileno()
