@@ -41,6 +41,24 @@ else:
         return asyncio.sleep(ms / 1000)
 
 MQTTException = leanmqtt.MQTTException
+_TRUE = StopIteration(True)  # what `await` returns: True, False
+_FALSE = StopIteration(False)
+
+
+class _Done:
+    # An awaitable that is already done, made once per client (as asyncio's sleep_ms
+    # reuses one generator): `await` runs __next__, whose StopIteration carries the value.
+    e = _TRUE
+
+    def __iter__(self):
+        return self
+
+    __await__ = __iter__
+
+    def __next__(self):
+        e = self.e
+        e.__traceback__ = None  # raised again and again: no traceback to grow
+        raise e
 
 
 class MQTTClient:
@@ -69,7 +87,7 @@ class MQTTClient:
         self._taken = asyncio.Event()  # messages() took one: the link may be read again
         self._task = None  # the link task
         self._ev = None  # CPython: set by add_reader, or by _wake
-        self._err = None  # an exception from the callback, raised by the next call
+        self._now = _Done()
 
     def set_callback(self, f):
         self.cb = f  # f(topic, msg), both bytes; called from the link task: do not block
@@ -109,26 +127,39 @@ class MQTTClient:
         self._task = self._timer = None
         self._state()
 
-    async def publish(self, topic, msg, retain=False, qos=0, ack=False):
-        # True once the message is in the store (QoS 1) or went out (QoS 0); with ack=True
-        # (QoS 1) once its PUBACK came. Waits, yielding to other tasks, only while the store
-        # is full (and, with ack, for the ack): offline that is until the link is back and
-        # the store's messages are acked. A QoS 0 message that finds the link down is
-        # dropped, counted in core.dropped, and False is returned.
+    def publish(self, topic, msg, retain=False, qos=0, ack=False):
+        # await c.publish(...): True once the message is in the store (QoS 1) or went out
+        # (QoS 0); with ack=True (QoS 1) once its PUBACK came. Waits, yielding to other
+        # tasks, only while the store is full (and, with ack, for the ack): offline, that is
+        # until the link is back and the store's messages are acked. A QoS 0 message that
+        # finds the link down is dropped, counted in core.dropped, and False is returned.
+        # Not an async def: a coroutine is an allocation (~190 B here). When nothing needs
+        # to wait, the message goes now and the awaitable returned is made once.
+        if qos and (ack or self.core.pending() >= self._cap):
+            return self._publish(topic, msg, retain, qos, ack)
+        d = self._now
+        d.e = _TRUE if self._put(topic, msg, retain, qos) else _FALSE
+        return d
+
+    async def _publish(self, topic, msg, retain, qos, ack):
         c = self.core
-        if qos:
-            while c.pending() >= self._cap:
-                self._room.clear()
-                await self._room.wait()
-        sock = c.sock
-        ok = c.publish(topic, msg, retain, qos)
-        if c.sock is not sock:  # the write found the link dead: the task redials
-            self._wake()
-        if ok and qos and ack:
+        while c.pending() >= self._cap:
+            self._room.clear()
+            await self._room.wait()
+        ok = self._put(topic, msg, retain, qos)
+        if ok and ack:
             pid = c._pid  # the id publish() just gave it
             while pid in c._spid:  # the store's ids; 0 once acked
                 self._room.clear()
                 await self._room.wait()
+        return ok
+
+    def _put(self, topic, msg, retain, qos):
+        c = self.core
+        sock = c.sock
+        ok = c.publish(topic, msg, retain, qos)
+        if c.sock is not sock:  # the write found the link dead: the task redials
+            self._wake()
         return ok
 
     async def subscribe(self, topic, qos=0):
