@@ -42,6 +42,8 @@ def test_the_api_end_to_end(broker, device):
     assert lines(out, "message") == ["lean/echo/b two", "lean/echo/c three"]
     assert lines(out, "callback") == ["['one', 'two', 'three']"]
     assert lines(out, "tasks8")[0].split()[:3] == ["400", "pending", "0"]
+    assert lines(out, "alloc_qos0") == ["0"]  # the awaitable made once
+    assert lines(out, "heap_lock") == ["ok 8"]  # 20 QoS 0 and 8 QoS 1, the heap locked
     assert lines(out, "disconnected") == ["False False True"]
     assert "mqtt: lost" not in out, out
 

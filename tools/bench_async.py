@@ -80,7 +80,7 @@ async def main():
             print("qos%d_rate" % qos, count * 1000000 // max(ticks_diff(ticks_us(), t), 1))
     elif what == "tasks":
         # 8 publisher tasks, each its own stop-and-wait QoS 1 stream.
-        n = [max(int(sys.argv[4]) // 20, 40)]
+        n = [max(int(sys.argv[4]) // 10, 40)]
         total = n[0]
 
         async def publisher():

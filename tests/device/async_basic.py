@@ -53,10 +53,26 @@ async def main():
         gc.collect()
         gc.disable()
         a = gc.mem_alloc()
-        for i in range(50):
+        for i in range(200):  # the loop's own range object is below 200 B
             await c.publish(b"lean/load", b"y", qos=qos, ack=qos)
-        print("alloc_qos%d" % qos, (gc.mem_alloc() - a) // 50)
+        print("alloc_qos%d" % qos, (gc.mem_alloc() - a) // 200)
         gc.enable()
+    # What need not wait allocates nothing: QoS 0, and QoS 1 into a free slot.
+    import micropython
+
+    while c.pending():
+        await asyncio.sleep_ms(5)
+    micropython.heap_lock()
+    try:
+        for i in range(20):
+            await c.publish(b"lean/load", b"z", qos=0)
+        for i in range(8):
+            await c.publish(b"lean/load", b"z", qos=1)
+        r = "ok"
+    except MemoryError:
+        r = "MemoryError"
+    micropython.heap_unlock()
+    print("heap_lock", r, c.pending())
     await c.unsubscribe(b"lean/echo/#")
     await c.disconnect()
     print("disconnected", c.isconnected(), c.up.is_set(), c.down.is_set())
