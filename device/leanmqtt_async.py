@@ -45,9 +45,16 @@ _TRUE = StopIteration(True)  # what `await` returns: True, False
 _FALSE = StopIteration(False)
 
 
-class _Done:
-    # An awaitable that is already done, made once per client (as asyncio's sleep_ms
-    # reuses one generator): `await` runs __next__, whose StopIteration carries the value.
+_DONE = StopIteration()
+
+
+class _Now:
+    # An awaitable made once and used again and again (as asyncio's sleep_ms reuses one
+    # generator), so that waiting allocates nothing: `await` runs __next__. With a socket
+    # in s, the first __next__ queues the task on asyncio's I/O queue and yields (as
+    # StreamReader's `yield core._io_queue.queue_read(s)` does); then, or at once without
+    # s, its StopIteration ends the await with e's value.
+    s = None
     e = _TRUE
 
     def __iter__(self):
@@ -56,6 +63,11 @@ class _Done:
     __await__ = __iter__
 
     def __next__(self):
+        s = self.s
+        if s is not None:
+            self.s = None
+            _core._io_queue.queue_read(s)
+            return None
         e = self.e
         e.__traceback__ = None  # raised again and again: no traceback to grow
         raise e
@@ -87,7 +99,8 @@ class MQTTClient:
         self._taken = asyncio.Event()  # messages() took one: the link may be read again
         self._task = None  # the link task
         self._ev = None  # CPython: set by add_reader, or by _wake
-        self._now = _Done()
+        self._now = _Now()  # publish()'s, when it need not wait
+        self._io = _Now()  # the link task's wait on the socket
 
     def set_callback(self, f):
         self.cb = f  # f(topic, msg), both bytes; called from the link task: do not block
@@ -227,17 +240,19 @@ class MQTTClient:
             if sock is None:
                 await _sleep_ms(100)  # toward the next redial, which poll() times
             elif _MPY:
-                await self._readable(sock)  # pyright: ignore  # a generator, as asyncio's own
+                await self._readable(sock)
             else:
                 await self._readable_cpy(sock)
 
     def _readable(self, sock):
-        # Waits (a generator: `yield` is how a MicroPython task waits on the I/O queue)
-        # until sock is readable, or failed, or _wake() is called by the timer task.
+        # Until sock is readable, or failed, or _wake() is called by the timer task.
         self._due = ticks_add(ticks_ms(), self._tick)
         if not self._timer:
             self._timer = asyncio.create_task(self._alarm())
-        yield _core._io_queue.queue_read(sock)
+        w = self._io
+        w.s = sock
+        w.e = _DONE
+        return w
 
     _timer = None
     _due = 0
