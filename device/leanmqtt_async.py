@@ -26,19 +26,20 @@ import asyncio
 import leanmqtt
 
 try:
-    # MicroPython: the I/O queue asyncio itself waits on (the stubs do not list it)
-    from asyncio import core as _core  # pyright: ignore[reportAttributeAccessIssue]
+    from micropython import const
 
-    _MPY = hasattr(_core, "_io_queue")
+    _CPY = const(0)  # as in leanmqtt: MicroPython's compiler drops `if _CPY:` blocks
 except ImportError:
-    _MPY = False
-if _MPY:
-    from time import ticks_ms, ticks_diff, ticks_add
-
-    _sleep_ms = asyncio.sleep_ms  # pyright: ignore  # no float, nothing allocated
-else:
+    globals()["_CPY"] = 1  # CPython
+if _CPY:
     def _sleep_ms(ms):  # pyright: ignore
         return asyncio.sleep(ms / 1000)
+else:
+    # The I/O queue asyncio itself waits on (the stubs do not list it).
+    from asyncio import core as _core  # pyright: ignore[reportAttributeAccessIssue]
+    from time import ticks_ms, ticks_diff, ticks_add  # pyright: ignore
+
+    _sleep_ms = asyncio.sleep_ms  # pyright: ignore  # no float, nothing allocated
 
 MQTTException = leanmqtt.MQTTException
 _TRUE = StopIteration(True)  # what `await` returns: True, False
@@ -239,10 +240,10 @@ class MQTTClient:
             sock = c.sock
             if sock is None:
                 await _sleep_ms(100)  # toward the next redial, which poll() times
-            elif _MPY:
-                await self._readable(sock)
-            else:
+            elif _CPY:
                 await self._readable_cpy(sock)
+            else:
+                await self._readable(sock)  # pyright: ignore  # _Now: an iterator, as asyncio awaits
 
     def _readable(self, sock):
         # Until sock is readable, or failed, or _wake() is called by the timer task.
@@ -272,22 +273,23 @@ class MQTTClient:
     def _wake(self):
         # Takes the link task off the I/O queue and runs it now (as Task.cancel does).
         t = self._task
-        if _MPY:
+        if not _CPY:
             if t and t.data is _core._io_queue:
                 _core._io_queue.remove(t)
                 _core._task_queue.push(t)
         elif self._ev:
             self._ev.set()
 
-    async def _readable_cpy(self, sock):
-        loop = asyncio.get_running_loop()  # pyright: ignore  # CPython only
-        ev = self._ev = self._ev or asyncio.Event()
-        ev.clear()
-        fd = sock.fileno()
-        loop.add_reader(fd, ev.set)
-        try:
-            await asyncio.wait_for(ev.wait(), self._tick / 1000)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            loop.remove_reader(fd)
+    if _CPY:  # CPython: add_reader; dropped by MicroPython's compiler
+        async def _readable_cpy(self, sock):
+            loop = asyncio.get_running_loop()  # pyright: ignore  # CPython only
+            ev = self._ev = self._ev or asyncio.Event()
+            ev.clear()
+            fd = sock.fileno()
+            loop.add_reader(fd, ev.set)
+            try:
+                await asyncio.wait_for(ev.wait(), self._tick / 1000)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                loop.remove_reader(fd)

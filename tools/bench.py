@@ -38,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEVICE_SCRIPT = os.path.join(HERE, "bench_device.py")
 WORKLOAD_SCRIPT = os.path.join(HERE, "bench_workload.py")
 ASYNC_SCRIPT = os.path.join(HERE, "bench_async.py")
+ASYNC_WORKLOAD = os.path.join(HERE, "bench_async_workload.py")
 ASYNC = ("mqtt_as", "leanmqtt_async")
 UMQTT = ("micropython/umqtt.simple/umqtt/simple.py", "micropython/umqtt.robust/umqtt/robust.py")
 
@@ -93,8 +94,10 @@ def find_mqtt_as(src, dest):
 def device(module, port, what, path, n=0, heap=None, ballast=0):
     args = [module, port, what] + ([n] if n else []) + ([ballast] if ballast else [])
     script = WORKLOAD_SCRIPT if what in ("import", "workload") else DEVICE_SCRIPT
-    if module in ASYNC:  # asyncio clients: bench_async.py takes the module first, as here
-        script = ASYNC_SCRIPT
+    if module in ASYNC:  # asyncio clients: bench_async*.py take the module first, as here
+        script = ASYNC_WORKLOAD if what == "workload" else ASYNC_SCRIPT
+        if what == "workload":
+            args = [module, port] + ([ballast] if ballast else [])
     try:
         # Short of heap, mqtt_as may keep retrying inside its tasks: a workload that has not
         # finished in 20 s (it takes 1-3 s) did not work.

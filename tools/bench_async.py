@@ -1,16 +1,14 @@
-# The asyncio clients side by side, mqtt_as and leanmqtt_async: bench_workload.py and the
-# rates/alloc parts of bench_device.py as asyncio code, the same workload and payloads for
-# both, plus 8 concurrent publisher tasks and the latency of a message while other tasks run.
-# Printed as `key value` lines.
-#   micropython bench_async.py MODULE PORT import|workload|rates|alloc|tasks|latency [N|BALLAST]
+# The asyncio clients side by side, mqtt_as and leanmqtt_async: the import and the
+# rates/alloc parts of bench_device.py as asyncio code, the same payloads for both, plus 8
+# concurrent publisher tasks and the latency of a message while other tasks run (the
+# workload behind "smallest heap" is bench_async_workload.py). `key value` lines.
+#   micropython bench_async.py MODULE PORT import|rates|alloc|tasks|latency [N]
 import sys
 import gc
 
 MODULE = sys.argv[1]
 if MODULE == "mqtt_as":
     import network  # tools/bench_network.py: before mqtt_as, which imports it and machine
-
-ballast = bytearray(int(sys.argv[4]) if sys.argv[3] == "workload" and len(sys.argv) > 4 else 0)
 
 gc.collect()
 before = gc.mem_alloc()
@@ -64,13 +62,7 @@ def publish(c, qos):
 async def main():
     c = make()
     await connect(c)
-    if what == "workload":
-        for i in range(50):
-            await publish(c, 0)
-        for i in range(20):
-            await publish(c, 1)
-        print("ok")
-    elif what == "rates":
+    if what == "rates":
         n = int(sys.argv[4])
         for qos, count in ((0, n), (1, max(n // 20, 20))):
             await publish(c, 1)
