@@ -7,9 +7,9 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto test demo bench fleet deploy console typecheck build clean
+.PHONY: setup mosquitto emulator test test-chip demo bench fleet deploy console typecheck build clean firmware
 
-setup: $(STAMP) mosquitto
+setup: $(STAMP) mosquitto emulator
 
 $(STAMP): requirements.txt
 	$(PY) -m venv $(VENV)
@@ -26,8 +26,31 @@ mosquitto:
 		echo "mosquitto is missing; install it with:  sudo apt-get install mosquitto"; exit 1; \
 	fi
 
+# The emulated RP2040 of the chip tests (host/chip.py): rp2040js from npm, pinned by
+# host/rp2040/package-lock.json (npm ci), and Debian's socat and slirp, its PPP peer
+# (apt-get when missing and we are root). Without them the chip tests are skipped, saying why.
+EMU_MODULES := host/rp2040/node_modules/.package-lock.json
+emulator: $(EMU_MODULES)
+	@if command -v socat >/dev/null 2>&1 && command -v slirp-fullbolt >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing socat and slirp with apt-get"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat slirp >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat slirp >/dev/null; }; \
+	else \
+		echo "socat/slirp missing (chip tests will be skipped); install: sudo apt-get install socat slirp"; \
+	fi
+
+$(EMU_MODULES): host/rp2040/package.json host/rp2040/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd host/rp2040 && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
+	else echo "npm missing (chip tests will be skipped); install: sudo apt-get install nodejs npm"; fi
+
 test: setup
 	$(BIN)/pytest -q tests
+
+# The chip tests alone (LEANMQTT_SILICON: the folder with the rp2 firmware and the bootrom).
+test-chip: setup
+	$(BIN)/pytest -q -m chip tests/test_chip.py
 
 # Mosquitto where it is or can be installed; else amqtt, a broker in Python from PyPI.
 demo: $(STAMP)
@@ -55,6 +78,21 @@ deploy: $(STAMP)
 
 console: $(STAMP)
 	$(BIN)/python -m serial.tools.miniterm $(PORT) 115200
+
+# The rp2 firmware of boards/rp2040_ppp (board PICO_PPP) from a MicroPython checkout with its
+# submodules: MICROPYTHON=dir (known good: af47daf3b0; see tools/firmware.py). PICOTOOL=dir: a picotool
+# 2.2.0 source tree built first, so that pico-sdk does not download it. Out: build/silicon/.
+# The ARM toolchain and cmake come from Debian, installed with apt-get when missing and root.
+firmware:
+	@test -n "$(MICROPYTHON)" || { echo "usage: make firmware MICROPYTHON=<micropython checkout> [PICOTOOL=<picotool src>]"; exit 2; }
+	@if command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v cmake >/dev/null 2>&1 && echo '#include <stdio.h>' | arm-none-eabi-gcc -E -x c - >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing gcc-arm-none-eabi libnewlib-arm-none-eabi cmake with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-arm-none-eabi libnewlib-arm-none-eabi cmake >/dev/null; \
+	else \
+		echo "the ARM toolchain is missing; install it with:  sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi cmake"; exit 1; \
+	fi
+	$(PY) tools/firmware.py --micropython $(MICROPYTHON) $(if $(PICOTOOL),--picotool $(PICOTOOL))
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .stubs

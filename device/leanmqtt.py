@@ -9,15 +9,24 @@
 # relies on: MQTT-x.y.z-n is the normative statement of that number in the OASIS standard.
 # tests/CONFORMANCE.md maps all of them to the code and the tests.
 #
-# What may block, and for how long (timeout is the constructor's, in seconds):
-#   connect()                  TCP connect, TLS handshake, CONNACK: up to timeout each;
-#                              a server given by name first waits on DNS, unbounded
+# What may block, and for how long (timeout is the constructor's, in seconds). Each call
+# has one deadline, and every wait inside it (for the socket, a packet, an ack, store room)
+# ends by it: never a fresh timeout per read or per step.
+#   connect()                  TCP connect, TLS handshake: up to timeout each; then CONNACK
+#                              and the re-subscription together within timeout; a server
+#                              given by name first waits on DNS, unbounded
 #   publish() QoS 0            until the socket takes the packet: up to timeout
-#   publish() QoS 1            reconnect=False: until its PUBACK (a dead link raises OSError)
-#                              reconnect=True: only while the in-flight store is full
-#   subscribe(), unsubscribe() until SUBACK / UNSUBACK
-#   poll(ms), check_msg()      up to ms (0 for check_msg), plus one reconnect when due
-#   wait_msg()                 until a packet arrives
+#   publish() QoS 1            reconnect=False: until its PUBACK, up to timeout
+#                              reconnect=True: only while the in-flight store is full, up
+#                              to timeout
+#   subscribe(), unsubscribe() until SUBACK / UNSUBACK, up to timeout
+#   poll(ms), check_msg()      up to ms (0 for check_msg) for packets to come, plus one
+#                              reconnect when due; a packet not whole by then is kept, and
+#                              the next call goes on with it; an ack or PINGREQ that finds
+#                              the socket full may wait up to timeout for room
+#   wait_msg()                 until a packet arrives (one message handled)
+#   ping()                     until the socket takes it: up to timeout
+# Inside the callback nothing waits for an ack (see _recv).
 import socket
 import struct
 import select
@@ -85,18 +94,20 @@ def _bytes(s):
     return s.encode() if isinstance(s, str) else s
 
 
-def _check_topic(t, filter):
+def _check_topic(t, filter, a=0, e=-1):
     # 1..65535 bytes (MQTT-4.7.3-1, MQTT-4.7.3-3) of well-formed UTF-8 without surrogates
     # (MQTT-1.5.3-1; for names, filters and the will topic: MQTT-3.3.2-1, MQTT-3.8.3-1,
     # MQTT-3.10.3-1, MQTT-3.1.3-10), no U+0000 (MQTT-1.5.3-2, MQTT-4.7.3-2). A topic name,
     # the will's too, has no wildcards (MQTT-3.3.2-2, MQTT-4.7.1-1). In a filter '#' is
     # last and alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3).
-    # Loops over bytes do not allocate in MicroPython.
-    n = len(t)
+    # Loops over bytes do not allocate in MicroPython. t[a:e] is checked (an incoming
+    # topic in place in the receive buffer: a slice would allocate).
+    if e < 0:
+        e = len(t)
     bad = False
     prev = 47  # '/'
     need = lo = hi = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode 3-7)
-    for i in range(n):
+    for i in range(a, e):
         c = t[i]
         if need:
             bad = not lo <= c <= hi
@@ -114,13 +125,13 @@ def _check_topic(t, filter):
             bad = c == 0 or (c == 35 or c == 43) and (
                 not filter
                 or prev != 47
-                or c == 35 and i != n - 1
-                or c == 43 and i + 1 < n and t[i + 1] != 47
+                or c == 35 and i != e - 1
+                or c == 43 and i + 1 < e and t[i + 1] != 47
             )
         if bad:
             break
         prev = c
-    if bad or need or not 0 < n < 65536:
+    if bad or need or not 0 < e - a < 65536:
         raise ValueError("bad topic", t)
 
 
@@ -172,10 +183,13 @@ class MQTTClient:
         reconnect=False,
         net_up=None,
         log=print,
+        ssl_params=None,
     ):
-        # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every wait.
+        # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every call.
         if not 0 <= keepalive < 65536:
             raise ValueError("keepalive")
+        if inflight < 1 or min(bufsize, rxsize) < 8:  # a fixed header and an ack fit
+            raise ValueError("size")
         self.client_id = _bytes(client_id)
         self.server = server
         self.port = port or (8883 if ssl else 1883)
@@ -183,6 +197,7 @@ class MQTTClient:
         self.password = _bytes(password)
         self.keepalive = keepalive
         self.ssl = ssl
+        self.ssl_params = ssl_params  # with ssl=True, for ssl.wrap_socket (umqtt.simple's)
         self.reconnect = reconnect
         self.net_up = net_up  # board hook, run before each reconnect: False skips it
         self.log = log
@@ -199,6 +214,17 @@ class MQTTClient:
         self._tx = self._rx = bytearray(bufsize)
         if rxsize != bufsize:
             self._rx = bytearray(rxsize)
+        # Where a packet comes in two pieces, the later ones are read here and copied to
+        # their place in rx: readinto takes no offset, and a memoryview slice allocates.
+        self._sc = bytearray(16)
+        # The packet being read: its type byte (0 while its fixed header is still coming),
+        # remaining length, the bytes of it read so far, and for a PUBLISH where its
+        # payload starts << 16 | its packet id. Kept between calls: a packet that is not
+        # whole by a call's deadline is finished by the next call, in step with the stream.
+        self._op = self._rl = self._got = self._hp = 0
+        self._cbing = False  # the callback runs: no other may start (see _recv)
+        self._err = None  # what the callback raised, for poll() to raise
+        self._dl = self._wdl = 0  # the call's deadline, for reads and for writes (ticks)
         # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
@@ -225,7 +251,7 @@ class MQTTClient:
     def set_last_will(self, topic, msg, retain=False, qos=0):
         topic = _bytes(topic)
         _check_topic(topic, False)
-        if qos >> 1:  # 2 is allowed (MQTT-3.1.2-14), but this client speaks QoS 0 and 1
+        if not 0 <= qos <= 2:  # 3 is not (MQTT-3.1.2-14); a QoS 2 will is the broker's work
             raise ValueError("qos")
         # CONNECT's will flags, QoS and retain bits (MQTT-3.1.2-9, -11, -13, -15), and the
         # will topic and message that follow the client id (MQTT-3.1.3-1)
@@ -247,13 +273,21 @@ class MQTTClient:
         self.sock = s = socket.socket()
         try:
             # Every write is a whole packet, so Nagle only delays: a QoS 1 PUBLISH right
-            # after a QoS 0 one would wait for the broker's delayed ACK (~40 ms).
-            s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: 6 and 1 in Linux and lwIP
+            # after a QoS 0 one would wait for the broker's delayed ACK (~40 ms). Level 6 is
+            # IPPROTO_TCP; TCP_NODELAY differs by port: 1 on Linux and ESP32, 64 on rp2,
+            # whose lwIP sockets ignore the level and take a literal 1 as an unknown option
+            # (Nagle stayed on, silently). Hence the module's constant where it has one.
+            s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)
             s.settimeout(to / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
-            if self.ssl:
+            if self.ssl is True:  # umqtt.simple's older form: ssl=True, ssl_params={...}
+                import ssl
+
+                self.sock = s = ssl.wrap_socket(s, **(self.ssl_params or {}))
+            elif self.ssl:
                 self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)
             s.setblocking(False)
+            self._begin(to)
             if _CPY:
                 self.sock = s = _Stream(s)
             self._p = select.poll()
@@ -291,10 +325,10 @@ class MQTTClient:
                 i = _str(buf, i, x)
             h = _header(buf, 0x10, rl)
             self._send(buf, h, i - h)
-            if not self._wait(to):  # CONNACK is due within timeout
-                raise OSError("no CONNACK")
-            self._recv()
-            self._want = 0
+            while self._want:  # CONNACK is due within timeout
+                if not self._wait(self._left()):
+                    raise OSError("no CONNACK")
+                self._recv()
             sp, rc = self._rx[0], self._rx[1]
             if rc:
                 # the return codes of table 3.1
@@ -303,8 +337,19 @@ class MQTTClient:
                     "|bad user name or password|not authorized|refused"
                 ).split("|")[min(rc, 6)])
             self._delay = 0
+            # Resend what was never acked, in order, with the same packet id and DUP set
+            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). First: a message
+            # that arrives during the re-subscription below runs the callback, and what it
+            # publishes goes out once, as new.
+            for k in range(self._n):
+                if self._spid[k]:
+                    b, n = self._slot[k], self._slen[k]
+                    b[n & 3] |= 8
+                    self._send(b, n & 3, n >> 2)
             # What the broker has not acked is made again; when it has no session for us
             # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
+            # Within what is left of the deadline: a SUBACK later than that leaves its
+            # subscription marked unacked, made again on the next connection.
             for t in list(self._subs):
                 q = self._subs[t]
                 if q < 0:  # an UNSUBSCRIBE not acked
@@ -314,13 +359,6 @@ class MQTTClient:
                         del self._subs[t]
                 elif q > 1 or not sp:  # a SUBSCRIBE not acked, or the session lost
                     self.subscribe(t, q & 1, 0x82, True)
-            # Resend what was never acked, in order, with the same packet id and DUP set
-            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1).
-            for k in range(self._n):
-                if self._spid[k]:
-                    b, n = self._slot[k], self._slen[k]
-                    b[n & 3] |= 8
-                    self._send(b, n & 3, n >> 2)
             return sp
         except OSError as e:
             self._fail(e)
@@ -335,6 +373,7 @@ class MQTTClient:
         # the will (MQTT-3.1.2-10).
         self._clean = None
         if self.sock:
+            self._begin(self._to)
             try:
                 self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping()
             except OSError:
@@ -348,15 +387,16 @@ class MQTTClient:
         return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
 
     def _fail(self, e=None):
-        # Closes the socket. With an error, the link broke and is closed (MQTT-4.8.0-2):
-        # re-raised in plain mode; with reconnect=True logged, and poll() redials after a
-        # backoff with jitter.
+        # Closes the socket, and forgets a packet half read from it. With an error, the
+        # link broke and is closed (MQTT-4.8.0-2): re-raised in plain mode; with
+        # reconnect=True logged, and poll() redials after a backoff with jitter.
         if self.sock:
             try:
                 self.sock.close()
             except OSError:
                 pass
         self.sock = None
+        self._op = self._got = 0
         if e is None:
             return
         if not self.reconnect:
@@ -368,17 +408,31 @@ class MQTTClient:
         # big int, which ticks_diff() reads as garbage (a reconnect days away).
         self._retry_t = ticks_add(ticks_ms(), urandom(1)[0] * self._delay >> 9)
 
-    # -- bytes in and out --------------------------------------------------------------
+    # -- deadlines, bytes in and out ---------------------------------------------------
+
+    def _begin(self, ms):
+        # The deadline of a public call: every wait in it, for a packet or for room in the
+        # socket, ends by then (reads after ms, writes after timeout).
+        t = ticks_ms()
+        self._dl = ticks_add(t, ms)
+        self._wdl = ticks_add(t, self._to)
+
+    def _left(self):
+        return ticks_diff(self._dl, ticks_ms())
 
     def _send(self, buf, off, n):
-        # Writes n bytes, in one write unless the socket is full; then waits for room.
-        t = ticks_ms()
+        # Writes n bytes, in one write unless the socket is full; then waits for room until
+        # the call's deadline. A packet half written cannot be taken back: "stalled", and
+        # the caller drops the link.
+        s = self.sock
+        if not s:
+            raise OSError("offline")
         while n:
             # The stream write of the firmware takes (buf, offset, length) (py/stream.c);
             # the stubs list (buf) only.
-            w = self.sock.write(buf, off, n)  # pyright: ignore[reportCallIssue, reportOptionalMemberAccess]
+            w = s.write(buf, off, n)  # pyright: ignore[reportCallIssue]
             if w is None:
-                if not self._wait(self._to - ticks_diff(ticks_ms(), t), 4):  # POLLOUT
+                if not self._wait(ticks_diff(self._wdl, ticks_ms()), 4):  # POLLOUT
                     raise OSError("stalled")
             else:
                 off += w
@@ -389,7 +443,7 @@ class MQTTClient:
         # Waits up to timeout ms for the socket to be readable (event 1, POLLIN), writable
         # (event 4, POLLOUT) or failed; True if it is. A negative timeout would wait forever.
         p = self._p
-        if not self.sock:  # closed under a wait loop, by a callback's publish
+        if not self.sock:  # closed under a wait loop
             raise OSError("offline")
         p.modify(self.sock, event)
         if _CPY:
@@ -398,83 +452,130 @@ class MQTTClient:
             return True
         return False
 
-    def _read(self, n):
-        # Reads exactly n bytes into the start of the receive buffer.
-        got = 0
-        t = ticks_ms()
-        while got < n:
-            r = self.sock.readinto(  # pyright: ignore[reportOptionalMemberAccess]
-                memoryview(self._rx)[got:] if got else self._rx, n - got
-            )
+    def _fill(self, n):
+        # Reads until n bytes of the packet in progress are in (self._got counts them);
+        # False when the call's deadline comes first: what was read stays for the next
+        # call. Bytes below rxsize land at their offset in rx: the first piece read there
+        # directly, later ones through _sc and copied. Bytes past rxsize (a message too
+        # large, skipped) pass through rx, and its packet id is picked out on the way.
+        rx = self._rx
+        m = len(rx)
+        while self._got < n:
+            g = self._got
+            b = self._sc if 0 < g < m else rx
+            r = self.sock.readinto(b, min(n - g, len(b)))  # pyright: ignore[reportOptionalMemberAccess]
             if r is None:
-                if not self._wait(self._to - ticks_diff(ticks_ms(), t)):
-                    raise OSError("stalled")
+                if not self._wait(self._left()):
+                    return False
             elif r:
-                got += r
+                if b is not rx:
+                    for j in range(r):
+                        rx[g + j] = b[j]
+                elif g >= m:
+                    a = (self._hp >> 16) - 2  # where the packet id is in the packet
+                    for j in range(max(a, g), min(a + 2, g + r)):
+                        self._hp = self._hp & -65536 | (self._hp << 8 | rx[j - g]) & 65535
+                self._got = g + r
             else:
                 raise OSError("closed")
+        return True
 
     def _recv(self):
-        # Reads one packet and acts on it; returns its type byte. Whatever the broker may
-        # not send, or sends malformed, raises MQTTException: the caller drops the link.
+        # Reads one packet, or goes on with the one in progress, and acts on it; returns
+        # its type byte, or None while it is not whole by the call's deadline. Whatever
+        # the broker may not send, or sends malformed, raises MQTTException: the caller
+        # drops the link.
         rx = self._rx
-        self._read(2)
-        op = rx[0]
-        b = rx[1]
-        rl = b & 127
-        sh = 7
-        while b & 128:
-            if sh > 21:  # at most four length bytes (MQTT-2.2.3)
+        m = len(rx)
+        op = self._op
+        if not op:
+            i = 1
+            while True:  # the fixed header: type, then 1-4 bytes of length (MQTT-2.2.3)
+                i += 1
+                if not self._fill(i):
+                    return None
+                if rx[i - 1] < 128:
+                    break
+                if i > 4:  # at most four length bytes (MQTT-2.2.3)
+                    raise MQTTException("bad packet", rx[0])
+            op = rx[0]
+            rl = 0
+            while i > 1:
+                i -= 1
+                rl = rl << 7 | rx[i] & 127
+            self._rx_t = ticks_ms()
+            if (op == 0x20) != (self._want == 0x20) or op < 0x20:
+                # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol
+                # error; and no broker sends types 0 or 1 (CONNECT).
                 raise MQTTException("bad packet", op)
-            self._read(1)
-            b = rx[0]
-            rl |= (b & 127) << sh
-            sh += 7
-        self._rx_t = ticks_ms()
-        if (op == 0x20) != (self._want == 0x20):
-            # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol error.
-            raise MQTTException("bad packet", op)
-        if op & 0xF0 == 0x30:  # PUBLISH
+            if op & 0xF0 == 0x30:  # PUBLISH
+                if op & 6 > 2:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
+                    raise MQTTException("bad packet", op)
+                if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
+                    raise MQTTException("too large", op)
+            elif rl > 3:
+                raise MQTTException("bad packet", op)
+            self._op, self._rl, self._got = op, rl, 0
+        rl = self._rl
+        if op & 0xF0 == 0x30:
+            if self._cbing:
+                # Not while the callback runs: its body waits in the socket until then.
+                return None
             qos = op >> 1 & 3
-            if qos > 1:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
-                raise MQTTException("bad packet", op)
-            if rl > self.max_skip:  # refused before reading: nothing of it is allocated
-                raise MQTTException("too large", op)
-            m = len(rx)
-            self._read(min(rl, m))
-            tl = rx[0] << 8 | rx[1]
-            at = 2 + tl + 2 * qos
-            if at > rl or at > m:
-                raise MQTTException("bad packet", op)
-            pid = rx[at - 2] << 8 | rx[at - 1]
+            if self._got <= m:
+                if not self._fill(min(rl, m)):
+                    return None
+                at = 2 + (rx[0] << 8 | rx[1]) + 2 * qos  # where the payload starts
+                if at > rl:  # also when rl < 2: at is 2 at least
+                    raise MQTTException("bad packet", op)
+                self._hp = at << 16
+                if at <= m:
+                    self._hp |= qos and rx[at - 2] << 8 | rx[at - 1]
+                if rl <= m:
+                    try:  # the rules of _check_topic, in place (MQTT-4.7.3-1, -2, ...)
+                        _check_topic(rx, False, 2, at - 2 * qos)
+                    except ValueError:
+                        raise MQTTException("bad topic")
+            # Larger than rxsize: read through, in rxsize pieces, without allocating what
+            # the header claims; logged, and acked, or the broker would hold it forever.
+            if not self._fill(rl):
+                return None
+            # The message goes to the callback, then its PUBACK out. The callback is a
+            # guest: none starts while one runs, so none nests in another (a PUBLISH that
+            # comes meanwhile waits in the socket, above), PUBACKs leave in the order their
+            # messages came (MQTT-4.6.0-2), and the stack stays flat however many wait.
+            # What it raises is kept for poll() to raise once the client's state is whole
+            # again: an OSError of its own (I2C, a file) is not taken for a network failure,
+            # and the link stays up. Inside it, a publish or a subscribe does not wait for
+            # its ack, which is read after the callback returns.
+            hp = self._hp
+            self._op = self._got = 0  # rx is free again once the message is copied out
+            at = hp >> 16
             if rl > m:
-                # Larger than rxsize: skipped without allocating what the header claims,
-                # logged, and acked, or the broker would hold it forever.
-                n = rl
-                while n > m:
-                    n -= m
-                    self._read(min(n, m))
                 self.log("mqtt:", "too large", rl)
-            try:
-                if rl <= m and self.cb:
-                    self.cb(bytes(rx[2 : 2 + tl]), bytes(rx[at:rl]))
-            finally:
-                # PUBACK with its id (MQTT-2.3.1-6), after delivery (MQTT-3.3.4-1,
-                # MQTT-4.3.2-2), in the order received (MQTT-4.6.0-2), also for a message
-                # that was skipped (MQTT-4.5.0-2), and when the callback raised: the
-                # exception goes on to the caller, but an unacked message would hold one
-                # of the broker's in-flight places for us until a reconnect, and a few
-                # (Mosquitto: 20) stop all QoS 1 delivery to us.
-                if qos and self.sock:
-                    b = self._tx
-                    b[0] = 0x40
-                    b[1] = 2
-                    struct.pack_into("!H", b, 2, pid)
-                    self._send(b, 0, 4)
+            elif self.cb:
+                t = bytes(rx[2 : at - (op & 6)])
+                msg = bytes(rx[at:rl])
+                dl, wdl = self._dl, self._wdl  # the caller's deadline, after the callback's
+                self._cbing = True
+                try:
+                    self.cb(t, msg)
+                except BaseException as e:  # Ctrl-C too: raised by poll() all the same
+                    self._err = e
+                self._cbing = False
+                self._dl, self._wdl = dl, wdl
+            # PUBACK with its id (MQTT-2.3.1-6), after delivery (MQTT-3.3.4-1,
+            # MQTT-4.3.2-2), in the order received (MQTT-4.6.0-2), also for a message that
+            # was skipped (MQTT-4.5.0-2), and when the callback raised: an unacked message
+            # would hold one of the broker's in-flight places for us until a reconnect, and
+            # a few (Mosquitto: 20) stop all QoS 1 delivery to us.
+            if qos and self.sock:
+                struct.pack_into("!BBH", self._tx, 0, 0x40, 2, hp & 65535)
+                self._send(self._tx, 0, 4)
             return op
-        if rl > 3:
-            raise MQTTException("bad packet", op)
-        self._read(rl)
+        if not self._fill(rl):
+            return None
+        self._op = self._got = 0
         pid = rx[0] << 8 | rx[1]
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
         # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
@@ -485,6 +586,7 @@ class MQTTClient:
             ids = self._spid
             if pid in ids:
                 ids[ids.index(pid)] = 0
+                self._wt = self._rx_t  # progress: the clock of what is owed starts again
             while self._n and not ids[0]:
                 ids.append(ids.pop(0))
                 self._slot.append(self._slot.pop(0))
@@ -493,46 +595,53 @@ class MQTTClient:
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
-            pass  # subscribe() reads SUBACK's return code from rx
+            if self._want == op << 16 | pid:
+                # the ack that subscribe() or unsubscribe() waits for; -1: refused
+                self._want = -(op == 0x90 and rx[2] == 0x80)
         elif op == 0x20 and rl == 2 and not rx[0] & 0xFE:
-            pass  # CONNACK, in connect(); its other flags are reserved (section 3.2.2.1)
+            self._want = 0  # CONNACK, in connect(); its other flags are reserved (3.2.2.1)
         else:
             raise MQTTException("bad packet", op)
-        if self._want == op << 16 | pid:
-            self._want = 0  # the ack that subscribe() or unsubscribe() waits for
         return op
 
     # -- keepalive and waiting for replies ---------------------------------------------
 
     def ping(self):
-        # A packet that wants a reply goes out: the reply clock starts unless it runs.
-        if not (self._pinging or self._n or self._want):
-            self._wt = ticks_ms()
-        self._pinging = True
+        # PINGREQ; _pinging holds when it left (odd, so never 0) until PINGRESP. Its write
+        # may wait up to timeout from now (from _step too).
+        t = ticks_ms()
+        self._pinging = t | 1
+        self._wdl = ticks_add(t, self._to)
         # PINGREQ (MQTT-3.12); DISCONNECT shares the constant: each costs 64 B of RAM
         self._send(b"\xc0\0\xe0\0", 0, 2)
 
-    def _step(self, timeout):
-        # Waits up to timeout ms for a packet and handles it; then the keepalive's work. The
-        # broker wants a packet from us within each keepalive (MQTT-3.1.2-23), or drops us
-        # after one and a half (MQTT-3.1.2-24); we want
-        # proof that the link lives: any packet from the broker is proof, so PINGREQ goes
-        # out only after a keepalive with nothing sent or nothing heard. While QoS 1 flows
-        # and is acked, no PINGREQ at all.
+    def _step(self):
+        # Waits for a packet until the call's deadline (K/8 at most) and handles it; then the keepalive's work. The broker wants a packet from us within each
+        # keepalive (MQTT-3.1.2-23), or drops us after one and a half (MQTT-3.1.2-24); we
+        # want proof that the link lives: any packet from the broker is proof, so PINGREQ
+        # goes out only after a keepalive with nothing sent or nothing heard. While QoS 1
+        # flows and is acked, no PINGREQ at all. An ack K/2 late, with nothing heard
+        # meanwhile, is not yet proof of a dead link (a slow broker, a loaded cluster
+        # node): it sends a PINGREQ, and only a PINGRESP K/2 late, with nothing else heard,
+        # drops the link. A silent link is found within 1.5 K idle (K of quiet, PINGREQ,
+        # K/2), within K with QoS 1 in flight. An ack that the broker, answering pings,
+        # still owes after 4 K (a lost PUBACK) drops the link too: only a reconnect makes
+        # it resend what it holds, and us what we hold (MQTT-4.4.0-1).
         op = None
-        if self._wait(min(timeout, self._rto >> 2)):
+        r = self._rto
+        if self._wait(min(self._left(), r >> 2)):
             op = self._recv()
-            if not self.sock:  # the callback's publish found the link dead: it was logged
+            if not self.sock:
                 return op
         now = ticks_ms()
-        if (
-            (self._pinging or self._n or self._want)
-            and ticks_diff(now, self._rx_t) > self._rto
-            and ticks_diff(now, self._wt) > self._rto
-        ):
-            raise OSError("no reply")
         k = self.keepalive * 1000
-        if k and not self._pinging and (
+        p = self._pinging
+        quiet = ticks_diff(now, self._rx_t) > r
+        owed = (self._n or self._want) and ticks_diff(now, self._wt)  # since the last ack
+        if p:
+            if quiet and ticks_diff(now, p) > r or owed > 8 * r:
+                raise OSError("no reply")
+        elif quiet and owed > r or k and (
             ticks_diff(now, self._tx_t) >= k or ticks_diff(now, self._rx_t) >= k
         ):
             self.ping()
@@ -541,9 +650,10 @@ class MQTTClient:
     # -- messages ----------------------------------------------------------------------
 
     def publish(self, topic, msg, retain=False, qos=0):
-        # True when the message went out (QoS 0) or is in the store (QoS 1). With
-        # reconnect=True, False when a QoS 0 message finds the link down (counted in
-        # .dropped) or the QoS 1 store stays full for timeout: nothing is dropped silently.
+        # True when the message went out (QoS 0) or is in the store (QoS 1; plain mode:
+        # and its PUBACK came). With reconnect=True, False when a QoS 0 message finds the
+        # link down or its write fails (counted in .dropped) or the QoS 1 store stays full
+        # until the deadline: nothing is dropped silently.
         topic = _bytes(topic)
         msg = _bytes(msg)
         _check_topic(topic, False)
@@ -551,28 +661,30 @@ class MQTTClient:
             raise ValueError("qos")
         tl = len(topic)
         ml = len(msg)
+        if qos and 9 + tl + ml > len(self._tx):
+            raise ValueError("bufsize")  # the store keeps whole packets, to resend them
+        if not (self.sock or self.reconnect):
+            raise OSError("offline")
+        self._begin(self._to)
         if qos:
-            # The first free slot; while all are taken, service the link for up to timeout
-            # until a PUBACK frees one.
-            t = ticks_ms()
+            # The first free slot; while all are taken, service the link until a PUBACK
+            # frees one, or the deadline; in the callback only while no message is next.
             while self._n == len(self._slot):
-                if not self.sock or ticks_diff(ticks_ms(), t) > self._to:
+                if not self.sock or self._left() <= 0 or self._cbing and self._op & 0xF0 == 0x30:
                     if self.reconnect:
                         return False
                     raise OSError("store full")
                 try:
-                    self._step(self._rto)
+                    self._step()
                 except (OSError, MQTTException) as e:
                     self._fail(e)
             k = self._n
             buf = self._slot[k]
         elif self.sock:
             buf = self._tx
-        elif self.reconnect:
+        else:
             self.dropped += 1
             return False
-        else:
-            raise OSError("offline")
         # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
         # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2, MQTT-4.3.1-1,
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5).
@@ -587,10 +699,8 @@ class MQTTClient:
         if whole:
             buf[i : i + ml] = msg
             i += ml
-        elif qos:  # the store keeps whole packets, to resend them after a reconnect
-            raise ValueError("bufsize")
         if qos:
-            if not (self._pinging or self._n or self._want):
+            if not (self._n or self._want):
                 self._wt = ticks_ms()
             self._spid[k] = pid
             self._slen[k] = (i - h) << 2 | h
@@ -601,12 +711,17 @@ class MQTTClient:
             self._send(buf, h, i - h)
             if not whole:
                 self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
-            if qos and not self.reconnect:
+            if qos and not (self.reconnect or self._cbing):
                 # Plain mode: return once the PUBACK came, as umqtt.simple does.
                 while pid in self._spid:
-                    self._step(self._rto)
+                    if self._left() <= 0:
+                        raise OSError("no reply")
+                    self._step()
         except (OSError, MQTTException) as e:
             self._fail(e)
+            if not qos:  # resilient mode: the message did not go out
+                self.dropped += 1
+                return False
         return True
 
     def unsubscribe(self, topic):
@@ -615,59 +730,78 @@ class MQTTClient:
     def subscribe(self, topic, qos=0, op=0x82, again=False):
         # SUBSCRIBE (op 0x82), or UNSUBSCRIBE (0xA2, from unsubscribe()), then wait for
         # SUBACK / UNSUBACK. Both are remembered until acked, and subscriptions after, to
-        # be made again by a reconnect (again=True: that is being done now, and a network
-        # error goes to connect()). Offline, only remembered.
+        # be made again by a reconnect (again=True: that is being done now, within
+        # connect()'s deadline, and a network error goes to connect()). Offline, only
+        # remembered. The packet is made first: one that does not fit raises ValueError
+        # before anything is remembered or sent.
         topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
         _check_topic(topic, True)
-        if qos > 1:
+        if op == 0x82 and not 0 <= qos <= 1:
             raise ValueError("qos")
-        if not again:
-            self._subs[topic] = qos + 2 if qos >= 0 else -1
-        if not self.sock:
-            return
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
-        rl = 4 + len(topic) + (qos >= 0)
-        h = _header(buf, op, rl)
+        h = _header(buf, op, 4 + len(topic) + (qos >= 0))
         self._pid = pid = self._pid % 65535 + 1
         struct.pack_into("!H", buf, 5, pid)
         i = _str(buf, 7, topic)
         if qos >= 0:
             buf[i] = qos
             i += 1
+        subs = self._subs
+        if not again:
+            subs[topic] = qos + 2 if qos >= 0 else -1
+        mark = subs.get(topic)
+        if not self.sock:
+            return
+        if not again:
+            self._begin(self._to)
         op += 0x0E  # the ack: SUBACK 0x90, UNSUBACK 0xB0
         try:
             self._send(buf, h, i - h)
-            if not (self._pinging or self._n or self._want):
+            if self._cbing:
+                return  # in the callback: not waited for; remembered as unacked
+            if not (self._n or self._want):
                 self._wt = ticks_ms()  # the reply clock starts
             self._want = op << 16 | pid
-            while self._want:
-                self._step(self._rto)
+            while self._want > 0:
+                if self._left() <= 0:
+                    if again or self.reconnect:
+                        # Left unacked: made again on the next connection; a broker that
+                        # never acks it is found by _step.
+                        return
+                    raise OSError("no reply")
+                self._step()
         except (OSError, MQTTException) as e:
             if again:
                 raise
             return self._fail(e)
-        if qos < 0:
-            del self._subs[topic]
-        else:
-            self._subs[topic] = qos
-        if op == 0x90 and self._rx[2] == 0x80:  # the SUBACK just read: refused
+        refused = self._want
+        self._want = 0
+        if subs.get(topic) == mark:  # a callback meanwhile may have changed it
+            if qos < 0:
+                del subs[topic]
+            else:
+                subs[topic] = qos
+        if refused:  # the SUBACK's return code was 0x80
             if again:  # on a reconnect: said, and publishing goes on
                 return self.log("mqtt:", "refused", topic)
             raise MQTTException("refused", topic)
 
     # -- servicing the link ------------------------------------------------------------
 
-    def poll(self, timeout_ms=0):
-        # Services the link: waits up to timeout_ms for packets and handles all that came,
-        # sends PINGREQ when due, finds a dead link; with reconnect=True redials when due
-        # (the board's net_up hook first) and resends. Returns the last packet type handled.
+    def poll(self, timeout_ms=0, most=33):
+        # Services the link: waits up to timeout_ms for packets and handles what came, up
+        # to `most`; sends PINGREQ when due, finds a dead link; with reconnect=True redials
+        # when due (the board's net_up hook first) and resends. Returns the last packet
+        # type handled. Raises what the callback raised, once the client is whole again.
         op = None
         t = ticks_ms()
+        end = ticks_add(t, timeout_ms)
+        self._wdl = ticks_add(t, self._to)
         try:
             while True:
-                left = timeout_ms - ticks_diff(ticks_ms(), t)
+                left = ticks_diff(end, ticks_ms())
                 if not self.sock:
                     if not self.reconnect:
                         raise OSError("offline")
@@ -675,11 +809,11 @@ class MQTTClient:
                     # disconnect() there is no next attempt.
                     if self._clean is None:  # after disconnect(): nothing to redial
                         sleep_ms(max(left, 0))
-                        return op
+                        break
                     wait = self._delay - ticks_diff(ticks_ms(), self._retry_t)
                     if wait > 0:
                         if left <= 0:
-                            return op
+                            break
                         sleep_ms(min(wait, left))
                         continue
                     if self.net_up and not self.net_up():
@@ -695,27 +829,30 @@ class MQTTClient:
                         self._delay = self.backoff_max
                     if not self.sock:
                         continue
-                r = self._step(left if left > 0 else 0)
-                if r is not None:
+                self._dl = end
+                r = self._step()
+                if r is None:
+                    if op is not None or left <= 0:
+                        break
+                else:
                     op = r
-                    for _ in range(32):  # what has already arrived, boundedly
-                        if not self.sock:
-                            break
-                        r = self._step(0)
-                        if r is None:
-                            break
-                        op = r
-                    return op
-                if left <= 0:
-                    return op
+                    end = ticks_ms()  # then only what has already come
+                    most -= 1
+                    if most < 1 or self._err or not self.sock:
+                        break
         except (OSError, MQTTException) as e:
             self._fail(e)
+        e = self._err
+        if e:
+            self._err = None
+            raise e
         return op
 
     check_msg = poll  # poll(0): handle what has come, never wait (umqtt.simple's name)
 
     def wait_msg(self):
+        # Waits until a packet arrives and handles that one, as umqtt.simple does.
         while True:
-            op = self.poll(self._rto)
+            op = self.poll(self._rto, 1)
             if op is not None:
                 return op

@@ -2,7 +2,9 @@
 
 It parses the MQTT byte stream in both directions, counts packets by type, and can:
 pass, close (FIN), reset (RST), blackhole (sockets open, nothing forwarded), delay,
-swallow the next packet(s) of one type, or cut a connection in the middle of a packet.
+swallow the next packet(s) of one type, or cut a connection in the middle of a packet;
+send packets broker -> client in pieces (`chop`, with `pause` between them) or some types
+late (`late`: the others overtake them, as from a slow broker).
 """
 import socket
 import struct
@@ -66,6 +68,10 @@ class FaultProxy:
         self.delay = 0.0
         self.swallow = {}  # (direction, type) -> how many more to drop
         self.cut_next = None  # (direction, type): forward half of it, then close
+        self.chop = None  # packet -> list of pieces, sent `pause` s apart (direction down)
+        self.pause = 0.0
+        self.late = {}  # (direction, type) -> seconds: sent that late, others overtake
+        self.wlock = threading.Lock()  # one packet's bytes at a time on a socket
         self.counts = {}
         self.log = []  # (time, direction, packet bytes) of every packet seen
         self.links = []
@@ -153,12 +159,26 @@ class FaultProxy:
             return True
         if self.delay:
             time.sleep(self.delay)
+        late = self.late.get((direction, name))
+        if late:
+            threading.Timer(late, self._send, (dst, [p])).start()
+            return True
         try:
             if cut:
                 dst.sendall(p[: max(1, len(p) // 2)])
                 link.close()
                 return False
-            dst.sendall(p)
+            self._send(dst, self.chop(p) if self.chop and direction == DOWN else [p])
         except OSError:
             return False
         return True
+
+    def _send(self, dst, pieces):
+        with self.wlock:
+            for i, piece in enumerate(pieces):
+                if i:
+                    time.sleep(self.pause)
+                try:
+                    dst.sendall(piece)
+                except OSError:
+                    return

@@ -16,11 +16,12 @@ def make_ca(d, name="ca"):
     return key, crt, der
 
 
-def make_server(d, ca_key, ca_crt, host="localhost"):
+def make_server(d, ca_key, ca_crt, host="localhost", ip=None):
+    # ip: an address the certificate is also for (the emulated chip dials 10.0.2.2).
     key, csr, crt = (os.path.join(d, "server" + e) for e in (".key", ".csr", ".crt"))
     ext = os.path.join(d, "san.ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:%s\n" % host)
+        f.write("subjectAltName=DNS:%s%s\n" % (host, ",IP:%s" % ip if ip else ""))
     _run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
          "-keyout", key, "-out", csr, "-subj", "/CN=%s" % host)
     _run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
@@ -28,12 +29,13 @@ def make_server(d, ca_key, ca_crt, host="localhost"):
     return key, crt
 
 
-def tls_broker_config(d):
-    """Makes a CA, a second (wrong) CA and a server certificate in d; returns
-    (mosquitto listener lines, path of the CA's DER, path of the wrong CA's DER)."""
+def tls_broker_config(d, ip=None):
+    """Makes a CA, a second (wrong) CA and a server certificate in d (for localhost, and ip
+    if given); returns (mosquitto listener lines, path of the CA's DER, path of the wrong
+    CA's DER)."""
     ca_key, ca_crt, ca_der = make_ca(d, "ca")
     _, _, wrong_der = make_ca(d, "wrong")
-    key, crt = make_server(d, ca_key, ca_crt)
+    key, crt = make_server(d, ca_key, ca_crt, ip=ip)
     for f in os.listdir(d):
         os.chmod(os.path.join(d, f), 0o644)
     return "cafile %s\ncertfile %s\nkeyfile %s\n" % (ca_crt, crt, key), ca_der, wrong_der

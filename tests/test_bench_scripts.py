@@ -28,3 +28,14 @@ def test_the_alloc_measurement_sees_no_allocation(broker):
     p = mpy.run(DEVICE, ["leanmqtt", broker.port, "alloc"], only=mpy.built(), timeout=60)
     got = [lines(p.stdout, k) for k in ("alloc_qos0", "alloc_qos1", "heap_lock")]
     assert got == [["0"], ["0"], ["ok"]], p.stdout
+
+
+def test_the_chip_bench_script_runs_its_loops_on_the_unix_port():
+    # bench_chip_device.py's in-memory streams: each timed loop must read all it was given
+    # (the script checks it and raises), so a loop that did nothing cannot pass for fast.
+    script = os.path.join(ROOT, "tools", "bench_chip_device.py")
+    p = mpy.run(script, ["leanmqtt", "cycles", 40], only=mpy.built(), timeout=30)
+    assert lines(p.stdout, "done") == ["40"], p.stdout
+    assert 4096 < int(lines(p.stdout, "import_ram")[0]) and int(lines(p.stdout, "client_ram")[0]) > 0
+    p = mpy.run(script, ["leanmqtt", "workload"], only=mpy.built(), timeout=30)
+    assert "ok" in p.stdout.split() and int(lines(p.stdout, "free")[0]) > 0, p.stdout

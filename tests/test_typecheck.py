@@ -29,3 +29,12 @@ def test_the_check_fails_on_code_a_board_cannot_run(tmp_path, capsys):
     assert '"esp32" could not be resolved' in out  # no host module passes unnoticed
     assert '"threading" could not be resolved' in out
     assert "nonexistent" in out
+
+
+def test_the_ppp_board_type_checks_against_the_rp2_stubs(capsys):
+    # boards/rp2040_ppp: the same RP2040 with network.PPP on UART0 (it also runs in
+    # tests/test_chip.py, on the emulated chip).
+    rc = typecheck.check("rp2040_ppp", typecheck.ensure_stubs("rp2040", STUBS))
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "9 files checked, 0 errors" in out

@@ -2,6 +2,7 @@
 """leanmqtt beside the anchors (umqtt.simple, umqtt.robust, mqtt_as), one run, one Mosquitto.
 
     python tools/bench.py [--anchors DIR] [--mqtt-as DIR] [--n 20000] [--json bench.json]
+                          [--chip-only] [--chip-n 100]
 
 The anchors are never kept in this repository. They come from
 `micropython -m mip install umqtt.simple umqtt.robust` where there is internet, or from
@@ -10,7 +11,17 @@ mqtt_as comes from `mip install github:peterhinch/micropython-mqtt`, or from --m
 (a micropython-mqtt checkout, its bare git directory, or a folder holding mqtt_as/); without
 either it is left out. Its API is asyncio, so it runs the same workload from bench_async.py,
 with tools/bench_network.py standing in for the board's network module.
-Prints a Markdown table; rates are noisy, so compare only within one run.
+Prints a Markdown table; rates are noisy, so compare only within one run. Each client's
+QoS 0 / QoS 1 rate is followed, on the same connection, by the raw limit: the same prebuilt
+PUBLISH written whole in a loop, and a raw PUBLISH/PUBACK ping-pong; the share is printed.
+
+The chip section (leanmqtt and umqtt.simple, the same .mpy files) runs on the emulated
+RP2040 when LEANMQTT_SILICON holds the firmware and bootrom (host/chip.py), else says in one
+line why not: import RAM, one client's RAM (32-bit heap), the smallest free heap for the
+standard workload (ballast, bisected), CPU cycles per QoS 0 / QoS 1 publish and per QoS 0 /
+QoS 1 message received, from the cycle counter at the edges of a pin (tools/
+bench_chip_device.py, in-memory streams, no network). Cycle counts are deterministic:
+comparable across commits. --chip-only runs just that section.
 """
 import argparse
 import json
@@ -209,6 +220,131 @@ def smallest_heap(module, port, path, ballast=0):
     return hi
 
 
+CHIP_SCRIPT = os.path.join(HERE, "bench_chip_device.py")
+CHIP_PIN = 15  # bench_chip_device.py's timing pin
+CHIP_SEGMENTS = ("empty", "qos0", "qos1", "recv0", "recv1")
+
+
+def chip_section(mpydir, names, n, opt):
+    """The chip's figures for each client, on the firmware in LEANMQTT_SILICON: import RAM,
+    one client's RAM (32-bit heap), the smallest free heap the standard workload runs in
+    (ballast, bisected; a fresh boot per try), and CPU cycles per operation from the cycle
+    counter at the edges of CHIP_PIN, the empty loop's cycles taken off. Deterministic:
+    comparable across commits. None (and one line saying why) without firmware."""
+    try:
+        from host.chip import Chip, silicon
+    except ImportError as e:
+        print("chip section skipped: no emulator harness (%s)" % e)
+        return None
+    fw, rom, why = silicon()
+    if why:
+        print("chip section skipped: " + why)
+        return None
+    script = mpy_cross(CHIP_SCRIPT, os.path.join(mpydir, "chip", "bench_chip_device.mpy"), opt)
+    out = {"firmware_sha256": file_sha256(fw)}
+    for name in names:
+        rel = name.replace(".", "/") + ".mpy"
+        files = {"bench_chip_device.mpy": script, rel: os.path.join(mpydir, rel)}
+        r = out[name] = chip_cycles(Chip, files, name, n)
+        r["smallest_heap"] = chip_smallest_heap(Chip, files, name)
+    return out
+
+
+def file_sha256(path):
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def chip_run(Chip, files, call, timeout):
+    """(stdout lines as a dict, the timing pin's edges, error or None) of one call on a
+    freshly booted chip (no network: the streams are in memory)."""
+    from host.chip import ChipError
+
+    with Chip(files=files, net=False, pins=(CHIP_PIN,), name="bench") as chip:
+        m = chip.mark()
+        try:
+            text = chip.exec("import bench_chip_device as b\nb.run(%s)" % call, timeout)
+            err = None
+        except ChipError as e:
+            text, err = e.out, e.err or str(e)
+        # the last edge's report may trail the REPL's answer by a slice of instructions
+        time.sleep(0.2)
+        edges = chip.edges(CHIP_PIN, since=m)
+    kv = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(" ")
+        kv[k] = v
+    return kv, edges, err
+
+
+def chip_cycles(Chip, files, name, n):
+    kv, edges, err = chip_run(Chip, files, "%r, 'cycles', %d" % (name, n), 120)
+    if err or "done" not in kv:
+        raise RuntimeError("chip: %s failed: %s" % (name, err))
+    spans, up = [], None  # a pulse is a rising edge and the falling one after it
+    for v, c, _ in edges:  # (Pin(..., value=0) may report a first falling edge)
+        if v:
+            up = c
+        elif up is not None:
+            spans.append(c - up)
+            up = None
+    if len(spans) != len(CHIP_SEGMENTS):
+        raise RuntimeError("chip: %s: %d pulses on GP%d, not %d" % (name, len(spans), CHIP_PIN, len(CHIP_SEGMENTS)))
+    span = dict(zip(CHIP_SEGMENTS, spans))
+    r = {"import_ram": int(kv["import_ram"]), "client_ram": int(kv["client_ram"]),
+         "empty_loop_cycles": span["empty"] // n}
+    for seg in CHIP_SEGMENTS[1:]:
+        r["cycles_" + seg] = round((span[seg] - span["empty"]) / n)
+    return r
+
+
+def chip_smallest_heap(Chip, files, name, step=64):
+    """The least free heap (gc.mem_free() once the ballast is held) in which the standard
+    workload still runs, by bisecting the ballast between 0 (works) and all of the heap."""
+    def works(ballast):
+        kv, _, err = chip_run(Chip, files, "%r, 'workload', 0, %d" % (name, ballast), 60)
+        return (not err and "ok" in kv), int(kv.get("free", 0))
+    ok, free0 = works(0)
+    if not ok:
+        return None
+    lo, hi, best = 0, free0, free0  # lo works, hi fails
+    while hi - lo > step:
+        mid = (lo + hi) // 2
+        ok, free = works(mid)
+        if ok:
+            lo, best = mid, free
+        else:
+            hi = mid
+    return best
+
+
+def print_chip(chip):
+    print()
+    print("On the chip (rp2040js, firmware sha256 %s…; cycles per operation, the empty loop's "
+          "taken off; topic 13 B, payload 32 B, in-memory stream):" % chip["firmware_sha256"][:8])
+    cols = [("client", None), ("import RAM (.mpy)", lambda r: "%d B" % r["import_ram"]),
+            ("one client", lambda r: "%d B" % r["client_ram"]),
+            ("smallest free heap for the workload", lambda r: "%.1f KB" % (r["smallest_heap"] / 1024)
+             if r["smallest_heap"] else "fails"),
+            ("cycles per QoS0 publish", lambda r: "{:,}".format(r["cycles_qos0"])),
+            ("per QoS1 publish (PUBACK in)", lambda r: "{:,}".format(r["cycles_qos1"])),
+            ("per QoS0 message received", lambda r: "{:,}".format(r["cycles_recv0"])),
+            ("per QoS1 message received (PUBACK out)", lambda r: "{:,}".format(r["cycles_recv1"]))]
+    print("| " + " | ".join(c for c, _ in cols) + " |")
+    print("|" + "---|" * len(cols))
+    names = [k for k in chip if k != "firmware_sha256"]
+    for name in names:
+        print("| " + " | ".join([name] + [f(chip[name]) for _, f in cols[1:]]) + " |")
+    lean, base = chip.get("leanmqtt"), chip.get("umqtt.simple")
+    if lean and base:
+        print()
+        print("leanmqtt / umqtt.simple on the chip: cycles per QoS0 publish x%.2f, QoS1 publish x%.2f, "
+              "QoS0 received x%.2f, QoS1 received x%.2f"
+              % tuple(lean[k] / base[k] for k in ("cycles_qos0", "cycles_qos1", "cycles_recv0", "cycles_recv1")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--anchors", help="micropython-lib checkout / bare git dir / folder with umqtt/")
@@ -216,6 +352,8 @@ def main():
     ap.add_argument("--n", type=int, default=20000, help="QoS 0 publishes per rate run")
     ap.add_argument("--json", help="write the results here as JSON")
     ap.add_argument("--opt", type=int, default=3, help="mpy-cross -O level, the same for every client")
+    ap.add_argument("--chip-n", type=int, default=100, help="operations per timed loop on the chip")
+    ap.add_argument("--chip-only", action="store_true", help="only the chip's section")
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="leanmqtt-bench-")
@@ -229,6 +367,16 @@ def main():
     for name, py in clients.items():
         rel = name.replace(".", "/") + ".mpy"
         mpy_cross(py, os.path.join(mpydir, rel), a.opt)
+    # The chip: leanmqtt and umqtt.simple, the same .mpy files as below (issue 10, item 6)
+    chip = chip_section(mpydir, [c for c in clients if c in ("leanmqtt", "umqtt.simple")], a.chip_n, a.opt)
+    if a.chip_only:
+        shutil.rmtree(work, ignore_errors=True)
+        if chip:
+            print_chip(chip)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"chip": chip}, f, indent=1)
+        return
     mqtt_as = find_mqtt_as(a.mqtt_as, src)
     asyncdir = os.path.join(work, "mpy_async")  # mqtt_as and the network stand-in, alone
     if mqtt_as:
@@ -264,6 +412,9 @@ def main():
             r["latency_us"] = [int(x) for x in out.get("latency_us", "-1 -1 0").split()]
     shutil.rmtree(work, ignore_errors=True)
     print_table(results)
+    if chip:
+        print_chip(chip)
+        results["chip"] = chip
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
@@ -285,7 +436,13 @@ def measure_ram_and_rates(name, py, mpy_file, port, path, n):
         print(err, file=sys.stderr)
     r["qos0_rate"] = int(out.get("qos0_rate", 0))
     r["qos1_rate"] = int(out.get("qos1_rate", 0))
+    r["qos0_raw_rate"] = int(out.get("qos0_raw_rate", 0))  # none for mqtt_as
+    r["qos1_raw_rate"] = int(out.get("qos1_raw_rate", 0))
     return r
+
+
+def share(r, qos):
+    return r["qos%d_rate" % qos] / r["qos%d_raw_rate" % qos] if r.get("qos%d_raw_rate" % qos) else None
 
 
 def print_table(results):
@@ -297,6 +454,10 @@ def print_table(results):
             ("heap_lock publish", lambda r: r["heap_lock"]),
             ("QoS0 msg/s", lambda r: "{:,}".format(r["qos0_rate"])),
             ("QoS1 msg/s (stop-and-wait)", lambda r: "{:,}".format(r["qos1_rate"]))]
+    # The raw limit, on the same connection right after each client's run (bench_device.py)
+    limit = lambda r, q: "{:,} ({:.0%})".format(r["qos%d_raw_rate" % q], share(r, q)) if share(r, q) else "n/a"  # noqa: E731
+    cols += [("raw QoS0 writes msg/s (client's share)", lambda r: limit(r, 0)),
+             ("raw QoS1 ping-pong msg/s (client's share)", lambda r: limit(r, 1))]
     print("| " + " | ".join(c for c, _ in cols) + " |")
     print("|" + "---|" * len(cols))
     for name, r in results.items():
@@ -336,6 +497,9 @@ def print_table(results):
               % (lean["qos0_rate"] / max(base["qos0_rate"], 1), lean["qos1_rate"] / max(base["qos1_rate"], 1),
                  lean["smallest_heap"] / base["smallest_heap"],
                  lean["smallest_heap_8k_app"] / base["smallest_heap_8k_app"]))
+    if share(lean, 0) and share(lean, 1):
+        print("leanmqtt at %.0f%% of raw QoS0 writes (goal >= 50%%), %.0f%% of a raw QoS1 "
+              "ping-pong (goal >= 70%%), same connection, same run" % (100 * share(lean, 0), 100 * share(lean, 1)))
     mas = results.get("mqtt_as")
     if mas and mas["smallest_heap"] and mas["import_ram"]:
         print("leanmqtt / mqtt_as: import RAM x%.2f, smallest heap x%.2f (x%.2f beside 8 KB of app), "

@@ -29,6 +29,13 @@ else:
 c.connect()
 
 if what == "rates":
+    # Each client's rate, then the raw limit on the same connection, right after: the same
+    # prebuilt QoS 0 PUBLISH written whole, and a QoS 1 PUBLISH / PUBACK ping-pong, both
+    # blocking, no client code in the loop (issue 14's "distance to the limit").
+    tl, pl = len(TOPIC), len(PAYLOAD)
+    raw0 = bytes([0x30, 2 + tl + pl, 0, tl]) + TOPIC + PAYLOAD
+    raw1 = bytearray([0x32, 4 + tl + pl, 0, tl]) + TOPIC + b"\xff\xff" + PAYLOAD
+    ack = bytearray(4)
     for qos, count in ((0, n), (1, max(n // 20, 20))):
         c.publish(TOPIC, PAYLOAD, qos=1)  # warm up, and start from an acked state
         t = ticks_us()
@@ -36,6 +43,24 @@ if what == "rates":
             c.publish(TOPIC, PAYLOAD, qos=qos)
         dt = ticks_diff(ticks_us(), t)
         print("qos%d_rate" % qos, count * 1000000 // max(dt, 1))
+        s = c.sock
+        s.setblocking(True)
+        t = ticks_us()
+        if qos == 0:
+            for i in range(count):
+                s.write(raw0)
+        else:  # packet id 0xFFFF: never one of the client's in this run
+            for i in range(count):
+                s.write(raw1)
+                got = 0
+                while got < 4:
+                    got += s.readinto(memoryview(ack)[got:])
+                if ack[0] != 0x40:
+                    raise OSError("raw: not a PUBACK")
+        dt = ticks_diff(ticks_us(), t)
+        print("qos%d_raw_rate" % qos, count * 1000000 // max(dt, 1))
+        if mod == "leanmqtt":
+            s.setblocking(False)  # as connect() left it
     c.disconnect()
 elif what == "alloc":
     # Heap bytes requested per publish: gc off, so nothing is reclaimed while counting.

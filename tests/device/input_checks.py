@@ -27,3 +27,23 @@ c2 = MQTTClient("", "127.0.0.1", 1)
 print("empty_id_persistent", verdict(c2.connect, False))
 c3 = MQTTClient("x", "127.0.0.1", 1, password="p")
 print("password_without_user", verdict(c3.connect))
+# Issue 11, items 12 and 13: told at once, before anything is sent or stored.
+print("sub_qos_neg", verdict(c.subscribe, b"a", -1))
+print("sub_qos_2", verdict(c.subscribe, b"a", 2))
+print("inflight_0", verdict(lambda: MQTTClient("x", "127.0.0.1", 1, inflight=0)))
+print("will_qos2", verdict(c.set_last_will, b"a", b"x", False, 2))
+print("will_qos3", verdict(c.set_last_will, b"a", b"x", False, 3))
+for rc in (False, True):
+    c4 = MQTTClient("x", "127.0.0.1", 1, reconnect=rc)
+    try:
+        c4.ping()
+        print("ping_offline", rc, "returned")
+    except OSError as e:
+        print("ping_offline", rc, "OSError", e.args[0])
+    except Exception as e:
+        print("ping_offline", rc, type(e).__name__)
+c5 = MQTTClient("x", "127.0.0.1", 1)
+try:
+    print("plain_q1_offline", c5.publish(b"a", b"x", qos=1), c5.pending())
+except OSError as e:
+    print("plain_q1_offline", "OSError", e.args[0], c5.pending())
