@@ -95,4 +95,4 @@ firmware:
 	$(PY) tools/firmware.py --micropython $(MICROPYTHON) $(if $(PICOTOOL),--picotool $(PICOTOOL))
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .stubs
+	rm -rf $(VENV) .venv-ha build .pytest_cache .stubs
