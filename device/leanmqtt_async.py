@@ -18,8 +18,9 @@
 #   c.core                                        # the leanmqtt.MQTTClient underneath
 #
 # What may block the loop, and for how long (timeout is the constructor's, in seconds):
-#   a (re)connect     TCP connect, TLS handshake, CONNACK: up to timeout each (the core's)
-#   subscribe()       until SUBACK: one round trip, at most timeout (then the link drops)
+#   a (re)connect     TCP connect, TLS handshake: up to timeout each; CONNACK and the
+#                     re-subscriptions together within timeout (the core's waits)
+#   subscribe()       until SUBACK: one round trip, at most timeout (the core's deadline)
 #   publish()         the socket write: up to timeout if the socket's buffer is full
 #   everything else   nothing: waiting for a free slot, an ack or a message yields
 import asyncio
@@ -177,23 +178,15 @@ class MQTTClient:
         return ok
 
     async def subscribe(self, topic, qos=0):
-        # Waits for SUBACK with the loop blocked (the core's wait), but for no longer than
-        # timeout: a SUBACK later than that drops the link, and the reconnect makes the
-        # subscription again. Offline, it is remembered and made on the next connection.
-        self._acked(self.core.subscribe, topic, qos)
+        # Waits for SUBACK with the loop blocked (the core's wait: one round trip, and no
+        # longer than timeout; left unacked, it is made again on the next connection).
+        # Offline, it is remembered and made on the next connection.
+        self.core.subscribe(topic, qos)
+        self._state()
 
     async def unsubscribe(self, topic):
-        self._acked(self.core.unsubscribe, topic)
-
-    def _acked(self, f, *a):
-        c = self.core
-        rto = c._rto  # the core's reply timeout, for this call no longer than timeout
-        c._rto = min(rto, self._to)
-        try:
-            f(*a)
-        finally:
-            c._rto = rto
-            self._state()
+        self.core.unsubscribe(topic)
+        self._state()
 
     def messages(self):
         # async for topic, msg in c.messages(): each message once, in the order received.
