@@ -43,10 +43,8 @@ else:
     _sleep_ms = asyncio.sleep_ms  # pyright: ignore  # no float, nothing allocated
 
 MQTTException = leanmqtt.MQTTException
-_TRUE = StopIteration(True)  # what `await` returns: True, False
+_TRUE = StopIteration(True)  # what `await` returns: True, False, None
 _FALSE = StopIteration(False)
-
-
 _DONE = StopIteration()
 
 

@@ -45,6 +45,7 @@ def test_the_api_end_to_end(broker, device):
     assert lines(out, "alloc_qos0") == ["0"]  # the awaitable made once
     assert lines(out, "heap_lock") == ["ok 8"]  # 20 QoS 0 and 8 QoS 1, the heap locked
     assert lines(out, "disconnected") == ["False False True"]
+    assert lines(out, "offline") == ["False 1 True 1"]
     assert "mqtt: lost" not in out, out
 
 
@@ -140,6 +141,8 @@ def test_the_same_file_runs_on_cpython(broker):
         it = c.messages()
         assert await c.publish("lean/cpy", b"hello", qos=1, ack=True)
         got = await asyncio.wait_for(it.__anext__(), 5)
+        assert await c.publish("lean/cpy", b"again")  # QoS 0: the awaitable made once
+        assert await asyncio.wait_for(it.__anext__(), 5) == (b"lean/cpy", b"again")
         # Idle past 1.5 keepalives, when the broker drops a silent client: the link task
         # pinged, woken from add_reader's wait by its tick, and the link stayed up.
         await asyncio.sleep(3.6)

@@ -76,6 +76,9 @@ async def main():
     await c.unsubscribe(b"lean/echo/#")
     await c.disconnect()
     print("disconnected", c.isconnected(), c.up.is_set(), c.down.is_set())
+    # Offline, a QoS 0 message is refused and counted; a QoS 1 one is stored.
+    print("offline", await c.publish(b"lean/x", b"1"), c.core.dropped,
+          await c.publish(b"lean/x", b"1", qos=1), c.pending())
 
 
 asyncio.run(main())
