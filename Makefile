@@ -7,7 +7,8 @@ DURATION ?= 0
 BOARD   ?= unix
 PORT    ?=
 
-.PHONY: setup mosquitto emulator test test-chip demo bench fleet deploy console typecheck build clean firmware
+.PHONY: setup mosquitto emulator test test-chip demo bench fleet deploy console typecheck build clean firmware \
+	brokers rabbitmq haproxy aedes amqtt ejabberd interop cluster
 
 setup: $(STAMP) mosquitto emulator
 
@@ -45,7 +46,57 @@ $(EMU_MODULES): host/rp2040/package.json host/rp2040/package-lock.json
 		cd host/rp2040 && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.package-lock.json; \
 	else echo "npm missing (chip tests will be skipped); install: sudo apt-get install nodejs npm"; fi
 
-test: setup
+# The brokers of the interop matrix and the cluster (issue 16): Debian's RabbitMQ (and
+# Erlang), ejabberd and HAProxy, Aedes from npm with the lock file in host/aedes/, amqtt from PyPI
+# in a venv of its own (its 20 dependencies stay out of the suite's).
+AMQTT_VENV := .venv-amqtt
+brokers: rabbitmq haproxy aedes amqtt ejabberd
+
+# $(call apt,COMMAND,PACKAGE): apt-get install PACKAGE when COMMAND is missing and we are root.
+apt = @if [ -x $(1) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(2) with apt-get"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get install -y -qq $(2) >/dev/null 2>&1 || \
+		  { apt-get update -qq && apt-get install -y -qq $(2) >/dev/null; }; }; \
+	else \
+		echo "$(2) is missing; install it with:  sudo apt-get install $(2)"; exit 1; \
+	fi
+
+# The harness's nodes have ports, names and epmd of their own: a system RabbitMQ that apt
+# may start does not stand in their way.
+rabbitmq:
+	$(call apt,/usr/lib/rabbitmq/bin/rabbitmq-server,rabbitmq-server)
+
+haproxy:
+	$(call apt,/usr/sbin/haproxy,haproxy)
+
+ejabberd:
+	$(call apt,/usr/sbin/ejabberdctl,ejabberd)
+
+aedes: host/aedes/node_modules/.stamp
+host/aedes/node_modules/.stamp: host/aedes/package-lock.json
+# Aedes 1.2.0 wants Node.js 20 or later (the machine's; Debian 12's nodejs is 18).
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd host/aedes && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+amqtt: $(AMQTT_VENV)/.installed
+$(AMQTT_VENV)/.installed: host/amqtt/requirements.txt
+	$(PY) -m venv $(AMQTT_VENV)
+	$(AMQTT_VENV)/bin/pip install -q --disable-pip-version-check -r host/amqtt/requirements.txt
+	touch $@
+
+# The broker matrix alone, as a table (also part of `make test`, as tests/test_interop.py).
+interop: setup brokers
+	$(BIN)/python tools/interop.py
+
+# A 3-node RabbitMQ cluster behind HAProxy, a node killed under the fleet; --table: the
+# README's four setups (2 and 3 nodes, classic and quorum queues). NODES=3 alone: one run.
+cluster: $(STAMP) rabbitmq haproxy
+	$(BIN)/python tools/cluster.py $(if $(NODES),--nodes $(NODES),--table)
+
+test: setup brokers
 	$(BIN)/pytest -q tests
 
 # The chip tests alone (LEANMQTT_SILICON: the folder with the rp2 firmware and the bootrom).

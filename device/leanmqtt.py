@@ -3,7 +3,8 @@
 # One module, one class. Packets are assembled in buffers made once in __init__ and leave
 # in one socket write, so publish() allocates nothing. With reconnect=True the same class
 # keeps the link alive: it pings only when no other traffic proves the link, finds a dead
-# link, reconnects with backoff and resends unacknowledged QoS 1 messages with their ids.
+# link, reconnects with backoff and resends unacknowledged QoS 1 and 2 messages with their
+# ids. QoS 2 (exactly once) both ways: see "QoS 2" in MQTTClient.
 #
 # Every MQTT 3.1.1 rule that this file enforces is named where it is done, and some that it
 # relies on: MQTT-x.y.z-n is the normative statement of that number in the OASIS standard.
@@ -16,7 +17,7 @@
 #                              and the re-subscription together within timeout; a server
 #                              given by name first waits on DNS, unbounded
 #   publish() QoS 0            until the socket takes the packet: up to timeout
-#   publish() QoS 1            reconnect=False: until its PUBACK, up to timeout
+#   publish() QoS 1, 2         reconnect=False: until its PUBACK / PUBCOMP, up to timeout
 #                              reconnect=True: only while the in-flight store is full, up
 #                              to timeout
 #   subscribe(), unsubscribe() until SUBACK / UNSUBACK, up to timeout
@@ -26,7 +27,8 @@
 #                              the socket full may wait up to timeout for room
 #   wait_msg()                 until a packet arrives (one message handled)
 #   ping()                     until the socket takes it: up to timeout
-# Inside the callback nothing waits for an ack (see _recv).
+# Inside the callback nothing waits for an ack, and a QoS 1 publish waits for room in the
+# store only while no other message is next in the socket (see _recv).
 import socket
 import struct
 import select
@@ -180,6 +182,7 @@ class MQTTClient:
         bufsize=128,
         rxsize=128,
         inflight=1,
+        qos2_in=32,
         reconnect=False,
         net_up=None,
         log=print,
@@ -188,7 +191,7 @@ class MQTTClient:
         # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every call.
         if not 0 <= keepalive < 65536:
             raise ValueError("keepalive")
-        if inflight < 1 or min(bufsize, rxsize) < 8:  # a fixed header and an ack fit
+        if inflight < 1 or qos2_in < 1 or min(bufsize, rxsize) < 8:  # an ack fits, with room
             raise ValueError("size")
         self.client_id = _bytes(client_id)
         self.server = server
@@ -221,10 +224,14 @@ class MQTTClient:
         # remaining length, the bytes of it read so far, and for a PUBLISH where its
         # payload starts << 16 | its packet id. Kept between calls: a packet that is not
         # whole by a call's deadline is finished by the next call, in step with the stream.
-        self._op = self._rl = self._got = self._hp = 0
+        self._op = self._got = 0
         self._cbing = False  # the callback runs: no other may start (see _recv)
         self._err = None  # what the callback raised, for poll() to raise
-        self._dl = self._wdl = 0  # the call's deadline, for reads and for writes (ticks)
+        # The deadline of the public call under way (ticks): every wait in it, for a packet
+        # or an ack, ends by _dl; for room in the socket, by _wdl (the same, but in poll(),
+        # whose ms bound only the wait for packets: writes get timeout). Set where each
+        # public call starts, never per read or per step.
+        self._dl = self._wdl = 0
         # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
@@ -235,7 +242,15 @@ class MQTTClient:
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._n = self._pid = 0
-        # topic: qos (0, 1) once the broker acked it; qos + 2 for a SUBSCRIBE and -1 for an
+        # -- QoS 2 in: the ids of incoming QoS 2 messages delivered and PUBRECed, kept until
+        # their PUBREL (MQTT-4.3.3-2): a PUBLISH resent with one of them is acked again, not
+        # delivered again. qos2_in of them can wait at once: Mosquitto's default in-flight
+        # window is 20, and after a reconnect its resends and new messages were seen to
+        # hold 22. The list is made by the first subscribe(t, 2), so those who never
+        # receive QoS 2 pay nothing; 0 marks a free place (ids are never 0).
+        self._reln = qos2_in
+        self._rel = None
+        # topic: qos (0-2) once the broker acked it; qos | 4 for a SUBSCRIBE and -1 for an
         # UNSUBSCRIBE it has not acked yet, made again on the next connection
         self._subs = {}
         self._clean = None  # the clean-session flag wanted; None: no connection wanted
@@ -287,7 +302,7 @@ class MQTTClient:
             elif self.ssl:
                 self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)
             s.setblocking(False)
-            self._begin(to)
+            self._dl = self._wdl = ticks_add(ticks_ms(), to)
             if _CPY:
                 self.sock = s = _Stream(s)
             self._p = select.poll()
@@ -326,7 +341,7 @@ class MQTTClient:
             h = _header(buf, 0x10, rl)
             self._send(buf, h, i - h)
             while self._want:  # CONNACK is due within timeout
-                if not self._wait(self._left()):
+                if not self._wait(ticks_diff(self._dl, ticks_ms())):
                     raise OSError("no CONNACK")
                 self._recv()
             sp, rc = self._rx[0], self._rx[1]
@@ -337,14 +352,22 @@ class MQTTClient:
                     "|bad user name or password|not authorized|refused"
                 ).split("|")[min(rc, 6)])
             self._delay = 0
+            # -- QoS 2 in: a broker without our session will not send the PUBRELs we
+            # wait for, and may use those ids again for new messages: forget them.
+            if not sp and self._rel:
+                for k in range(len(self._rel)):
+                    self._rel[k] = 0
             # Resend what was never acked, in order, with the same packet id and DUP set
-            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). First: a message
+            # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). A QoS 2 slot that
+            # had its PUBREC holds its PUBREL (0x62) instead: that goes again, never the
+            # PUBLISH (MQTT-4.3.3-1), in the order of the PUBRECs (MQTT-4.6.0-4). First: a message
             # that arrives during the re-subscription below runs the callback, and what it
             # publishes goes out once, as new.
             for k in range(self._n):
                 if self._spid[k]:
                     b, n = self._slot[k], self._slen[k]
-                    b[n & 3] |= 8
+                    if b[n & 3] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
+                        b[n & 3] |= 8
                     self._send(b, n & 3, n >> 2)
             # What the broker has not acked is made again; when it has no session for us
             # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
@@ -357,8 +380,8 @@ class MQTTClient:
                         self.subscribe(t, -1, 0xA2, True)
                     else:
                         del self._subs[t]
-                elif q > 1 or not sp:  # a SUBSCRIBE not acked, or the session lost
-                    self.subscribe(t, q & 1, 0x82, True)
+                elif q > 3 or not sp:  # a SUBSCRIBE not acked, or the session lost
+                    self.subscribe(t, q & 3, 0x82, True)
             return sp
         except OSError as e:
             self._fail(e)
@@ -373,7 +396,7 @@ class MQTTClient:
         # the will (MQTT-3.1.2-10).
         self._clean = None
         if self.sock:
-            self._begin(self._to)
+            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
             try:
                 self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping()
             except OSError:
@@ -384,7 +407,7 @@ class MQTTClient:
         return self.sock is not None
 
     def pending(self):
-        return self._n  # QoS 1 messages accepted by publish() and not yet PUBACKed
+        return self._n  # QoS 1 and 2 messages accepted by publish(), not yet PUBACK/PUBCOMP
 
     def _fail(self, e=None):
         # Closes the socket, and forgets a packet half read from it. With an error, the
@@ -409,16 +432,6 @@ class MQTTClient:
         self._retry_t = ticks_add(ticks_ms(), urandom(1)[0] * self._delay >> 9)
 
     # -- deadlines, bytes in and out ---------------------------------------------------
-
-    def _begin(self, ms):
-        # The deadline of a public call: every wait in it, for a packet or for room in the
-        # socket, ends by then (reads after ms, writes after timeout).
-        t = ticks_ms()
-        self._dl = ticks_add(t, ms)
-        self._wdl = ticks_add(t, self._to)
-
-    def _left(self):
-        return ticks_diff(self._dl, ticks_ms())
 
     def _send(self, buf, off, n):
         # Writes n bytes, in one write unless the socket is full; then waits for room until
@@ -465,7 +478,7 @@ class MQTTClient:
             b = self._sc if 0 < g < m else rx
             r = self.sock.readinto(b, min(n - g, len(b)))  # pyright: ignore[reportOptionalMemberAccess]
             if r is None:
-                if not self._wait(self._left()):
+                if not self._wait(ticks_diff(self._dl, ticks_ms())):
                     return False
             elif r:
                 if b is not rx:
@@ -509,7 +522,7 @@ class MQTTClient:
                 # error; and no broker sends types 0 or 1 (CONNECT).
                 raise MQTTException("bad packet", op)
             if op & 0xF0 == 0x30:  # PUBLISH
-                if op & 6 > 2:  # 3 is malformed (MQTT-3.3.1-4); 2 is never granted to us
+                if op & 6 > 4:  # 3 is malformed (MQTT-3.3.1-4)
                     raise MQTTException("bad packet", op)
                 if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
                     raise MQTTException("too large", op)
@@ -522,10 +535,11 @@ class MQTTClient:
                 # Not while the callback runs: its body waits in the socket until then.
                 return None
             qos = op >> 1 & 3
+            idl = qos and 2  # a packet id follows the topic at QoS 1 (and 2)
             if self._got <= m:
                 if not self._fill(min(rl, m)):
                     return None
-                at = 2 + (rx[0] << 8 | rx[1]) + 2 * qos  # where the payload starts
+                at = 2 + (rx[0] << 8 | rx[1]) + idl  # where the payload starts
                 if at > rl:  # also when rl < 2: at is 2 at least
                     raise MQTTException("bad packet", op)
                 self._hp = at << 16
@@ -533,7 +547,7 @@ class MQTTClient:
                     self._hp |= qos and rx[at - 2] << 8 | rx[at - 1]
                 if rl <= m:
                     try:  # the rules of _check_topic, in place (MQTT-4.7.3-1, -2, ...)
-                        _check_topic(rx, False, 2, at - 2 * qos)
+                        _check_topic(rx, False, 2, at - idl)
                     except ValueError:
                         raise MQTTException("bad topic")
             # Larger than rxsize: read through, in rxsize pieces, without allocating what
@@ -551,10 +565,29 @@ class MQTTClient:
             hp = self._hp
             self._op = self._got = 0  # rx is free again once the message is copied out
             at = hp >> 16
+            pid = hp & 65535
+            # -- QoS 2 in (MQTT-4.3.3-2): an id still waiting for its PUBREL is a message
+            # already delivered: it is acked again, not delivered again. A new one needs a
+            # free place in the table, or it could not be told from its resend: without
+            # one it is neither delivered nor acked, and the link is dropped (logged in
+            # resilient mode); the broker sends it again on the next connection, after
+            # the PUBRELs that free places (MQTT-4.4.0-1). Its id is never 0 (MQTT-2.3.1-1).
+            # The id is taken before the callback runs: whatever the callback does, the
+            # message was delivered once.
+            dup = False
+            if qos == 2:
+                rel = self._rel
+                if rel is None:  # a kept session brought QoS 2 before any subscribe(t, 2)
+                    rel = self._rel = [0] * self._reln
+                dup = pid in rel
+                if not pid or not (dup or 0 in rel):
+                    raise MQTTException("qos2 full" if pid else "bad packet", pid)
+                if not dup:
+                    rel[rel.index(0)] = pid
             if rl > m:
                 self.log("mqtt:", "too large", rl)
-            elif self.cb:
-                t = bytes(rx[2 : at - (op & 6)])
+            elif self.cb and not dup:
+                t = bytes(rx[2 : at - idl])
                 msg = bytes(rx[at:rl])
                 dl, wdl = self._dl, self._wdl  # the caller's deadline, after the callback's
                 self._cbing = True
@@ -568,9 +601,10 @@ class MQTTClient:
             # MQTT-4.3.2-2), in the order received (MQTT-4.6.0-2), also for a message that
             # was skipped (MQTT-4.5.0-2), and when the callback raised: an unacked message
             # would hold one of the broker's in-flight places for us until a reconnect, and
-            # a few (Mosquitto: 20) stop all QoS 1 delivery to us.
+            # a few (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
+            # (MQTT-4.3.3-2), the same way, in the same order (MQTT-4.6.0-3).
             if qos and self.sock:
-                struct.pack_into("!BBH", self._tx, 0, 0x40, 2, hp & 65535)
+                struct.pack_into("!BBH", self._tx, 0, 0x30 + qos * 16, 2, pid)
                 self._send(self._tx, 0, 4)
             return op
         if not self._fill(rl):
@@ -579,19 +613,53 @@ class MQTTClient:
         pid = rx[0] << 8 | rx[1]
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
         # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
-        if op == 0x40 and rl == 2:  # PUBACK: its message is done.
-            # Free slots hold 0, so a match is in flight (ids are never 0). Acks come in
-            # order; while the oldest is acked, its slot moves to the back, free. One out
-            # of order waits for those before it. pop(0) and append reuse the lists' room.
+        if (op == 0x40 or op == 0x50 or op == 0x70) and rl == 2:
+            # PUBACK, PUBREC, PUBCOMP. Free slots hold 0, so a match is in flight (ids are
+            # never 0). A slot's first byte says which ack it waits for: a QoS 1 PUBLISH
+            # its PUBACK, a QoS 2 one its PUBREC, a PUBREL (0x62) its PUBCOMP; another ack
+            # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
+            # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
             ids = self._spid
             if pid in ids:
-                ids[ids.index(pid)] = 0
+                k = ids.index(pid)
+                b = self._slot[k]
+                h = self._slen[k] & 3
+                w = 0x70 if b[h] == 0x62 else 0x30 + (b[h] & 6) * 8
+                if w != op and not (op == 0x50 and w == 0x70):
+                    raise MQTTException("bad packet", op)
                 self._wt = self._rx_t  # progress: the clock of what is owed starts again
+                if op == 0x50:
+                    # -- QoS 2 out: PUBREC. The slot now holds PUBREL, which goes now (in
+                    # the order of the PUBRECs, MQTT-4.6.0-4) and on each reconnect until
+                    # PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. Plain publish()
+                    # returns after PUBCOMP (pid stays in ids).
+                    struct.pack_into("!BBH", b, 0, 0x62, 2, pid)
+                    self._slen[k] = 4 << 2
+                    self._send(b, 0, 4)
+                else:  # PUBACK or PUBCOMP: its message is done
+                    ids[k] = 0
+            elif op == 0x50:
+                # PUBREC for an id not in the store (the broker kept it from an earlier
+                # run): its PUBREL all the same, or the broker holds that message for us.
+                struct.pack_into("!BBH", self._tx, 0, 0x62, 2, pid)
+                self._send(self._tx, 0, 4)
+            # Acks come in order; while the oldest is acked, its slot moves to the back,
+            # free. One out of order waits for those before it. pop(0) and append reuse
+            # the lists' room.
             while self._n and not ids[0]:
                 ids.append(ids.pop(0))
                 self._slot.append(self._slot.pop(0))
                 self._slen.append(self._slen.pop(0))
                 self._n -= 1
+        elif op == 0x62 and rl == 2:
+            # -- QoS 2 in: PUBREL (flags 0010, MQTT-3.6.1-1: 0x60 is refused below). The
+            # message is done: its id is free, and PUBCOMP goes back, also for an id we
+            # do not hold (a PUBREL resent after our PUBCOMP was lost).
+            rel = self._rel
+            if rel and pid in rel:
+                rel[rel.index(pid)] = 0
+            struct.pack_into("!BBH", self._tx, 0, 0x70, 2, pid)
+            self._send(self._tx, 0, 4)
         elif op == 0xD0 and rl == 0:  # PINGRESP
             self._pinging = False
         elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
@@ -616,7 +684,8 @@ class MQTTClient:
         self._send(b"\xc0\0\xe0\0", 0, 2)
 
     def _step(self):
-        # Waits for a packet until the call's deadline (K/8 at most) and handles it; then the keepalive's work. The broker wants a packet from us within each
+        # Waits for a packet until the call's deadline (K/8 at most) and handles it; then
+        # the keepalive's work. The broker wants a packet from us within each
         # keepalive (MQTT-3.1.2-23), or drops us after one and a half (MQTT-3.1.2-24); we
         # want proof that the link lives: any packet from the broker is proof, so PINGREQ
         # goes out only after a keepalive with nothing sent or nothing heard. While QoS 1
@@ -629,7 +698,7 @@ class MQTTClient:
         # it resend what it holds, and us what we hold (MQTT-4.4.0-1).
         op = None
         r = self._rto
-        if self._wait(min(self._left(), r >> 2)):
+        if self._wait(min(ticks_diff(self._dl, ticks_ms()), r >> 2)):
             op = self._recv()
             if not self.sock:
                 return op
@@ -659,7 +728,7 @@ class MQTTClient:
         topic = _bytes(topic)
         msg = _bytes(msg)
         _check_topic(topic, False)
-        if qos >> 1:
+        if not 0 <= qos <= 2:  # QoS 2 takes a store slot like QoS 1, until PUBCOMP
             raise ValueError("qos")
         tl = len(topic)
         ml = len(msg)
@@ -667,12 +736,12 @@ class MQTTClient:
             raise ValueError("bufsize")  # the store keeps whole packets, to resend them
         if not (self.sock or self.reconnect):
             raise OSError("offline")
-        self._begin(self._to)
+        self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
         if qos:
             # The first free slot; while all are taken, service the link until a PUBACK
             # frees one, or the deadline; in the callback only while no message is next.
             while self._n == len(self._slot):
-                if not self.sock or self._left() <= 0 or self._cbing and self._op & 0xF0 == 0x30:
+                if not self.sock or ticks_diff(self._dl, ticks_ms()) <= 0 or self._cbing and self._op & 0xF0 == 0x30:
                     if self.reconnect:
                         return False
                     raise OSError("store full")
@@ -690,7 +759,7 @@ class MQTTClient:
         # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
         # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2, MQTT-4.3.1-1,
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5).
-        h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + 2 * qos + ml)
+        h = _header(buf, 0x30 | qos << 1 | retain, 2 + tl + (qos and 2) + ml)
         i = _str(buf, 5, topic)
         if qos:
             # Never 0 (MQTT-2.3.1-1); unused, as the store holds fewer than 65535 (MQTT-2.3.1-2)
@@ -714,9 +783,10 @@ class MQTTClient:
             if not whole:
                 self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
             if qos and not (self.reconnect or self._cbing):
-                # Plain mode: return once the PUBACK came, as umqtt.simple does.
+                # Plain mode: return once the PUBACK (QoS 2: PUBCOMP) came, as
+                # umqtt.simple does.
                 while pid in self._spid:
-                    if self._left() <= 0:
+                    if ticks_diff(self._dl, ticks_ms()) <= 0:
                         raise OSError("no reply")
                     self._step()
         except (OSError, MQTTException) as e:
@@ -738,8 +808,10 @@ class MQTTClient:
         # before anything is remembered or sent.
         topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
         _check_topic(topic, True)
-        if op == 0x82 and not 0 <= qos <= 1:
+        if op == 0x82 and not 0 <= qos <= 2:
             raise ValueError("qos")
+        if qos == 2 and self._rel is None:  # QoS 2 in: its table, made once (see __init__)
+            self._rel = [0] * self._reln
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
@@ -752,12 +824,12 @@ class MQTTClient:
             i += 1
         subs = self._subs
         if not again:
-            subs[topic] = qos + 2 if qos >= 0 else -1
+            subs[topic] = qos | 4 if qos >= 0 else -1
         mark = subs.get(topic)
         if not self.sock:
             return
         if not again:
-            self._begin(self._to)
+            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
         op += 0x0E  # the ack: SUBACK 0x90, UNSUBACK 0xB0
         try:
             self._send(buf, h, i - h)
@@ -767,7 +839,7 @@ class MQTTClient:
                 self._wt = ticks_ms()  # the reply clock starts
             self._want = op << 16 | pid
             while self._want > 0:
-                if self._left() <= 0:
+                if ticks_diff(self._dl, ticks_ms()) <= 0:
                     if again or self.reconnect:
                         # Left unacked: made again on the next connection; a broker that
                         # never acks it is found by _step.

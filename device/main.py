@@ -27,6 +27,9 @@ class App:
         self.seq = 0
         self.errors = 0  # failed sensor reads so far
         self.online = -1  # client.reconnects when "online" was last published
+        self.held = False  # the reading in the payload buffer was refused: sent first next cycle
+        self.lost = 0  # readings lost (refused twice over: the store stayed full), each logged
+        self.resend = 0  # readings in the store when the link was last down: resent on reconnect
         # A reconnect blocks in two steps of up to `timeout` (TCP connect, CONNACK): both
         # together within the watchdog, or a slow broker would reset the board and lose
         # the readings waiting in RAM.
@@ -48,6 +51,10 @@ class App:
         c.set_last_will(self.status, b"offline", retain=True, qos=1)
         if self.ha:
             c.set_callback(self.ha.message)
+        # Back within 1.5 intervals of the broker: the backoff is capped at one interval, so
+        # the store's INFLIGHT readings cover what config.py says (its 30 s default would
+        # keep the device offline long after the broker is back, while readings pile up).
+        c.backoff_max = max(c.backoff_min, min(c.backoff_max, config.INTERVAL_MS))
         self.wdt = board.watchdog(config.WDT_MS) if config.WDT_MS else None
 
     def net_up(self):
@@ -70,27 +77,35 @@ class App:
         if c.isconnected() and self.online != c.reconnects:
             # After each (re)connect: the will may have fired, so say "online" again.
             if self.online >= 0:
-                log("connected again, %d readings waiting to be resent" % c.pending())
+                log("connected again, %d readings resent" % self.resend)
             self.online = c.reconnects
             c.publish(self.status, b"online", retain=True, qos=1)
             if self.ha:
                 self.ha.due = True
         if self.ha and self.ha.due and c.isconnected():
             self.ha.publish(c)
-        self.seq += 1
         p = self.payload
-        p.put(0, self.seq)
-        s = self.sensors
-        for i in range(len(s)):
-            try:
-                v = s[i][2]()
-            except Exception as e:  # a failing sensor is logged and counted; we go on
-                v = None
-                self.errors += 1
-                log("sensor", s[i][0], "failed:", e)
-            p.put(1 + i, v)
-        p.put(len(s) + 1, self.errors)
-        ok = c.publish(self.topic, p.buf, qos=config.QOS)
+        ok = False
+        if self.held and not c.publish(self.topic, p.buf, qos=config.QOS):
+            # Last cycle's reading was refused and is refused again: this one is lost.
+            self.seq += 1
+            self.lost += 1
+            log("reading %d lost: the store is full (%d lost)" % (self.seq, self.lost))
+        else:
+            self.seq += 1
+            p.put(0, self.seq)
+            s = self.sensors
+            for i in range(len(s)):
+                try:
+                    v = s[i][2]()
+                except Exception as e:  # a failing sensor is logged and counted; we go on
+                    v = None
+                    self.errors += 1
+                    log("sensor", s[i][0], "failed:", e)
+                p.put(1 + i, v)
+            p.put(len(s) + 1, self.errors)
+            ok = c.publish(self.topic, p.buf, qos=config.QOS)
+            self.held = not ok  # kept in the buffer for the next cycle, not dropped
         board.led(ok and c.isconnected())
         if self.wdt:
             self.wdt.feed()
@@ -103,6 +118,8 @@ class App:
             left = time.ticks_diff(end, time.ticks_ms())
             if left <= 0:
                 return
+            if not self.client.isconnected():
+                self.resend = self.client.pending()
             self.client.poll(left if left < 1000 else 1000)
             if self.wdt:
                 self.wdt.feed()
@@ -129,7 +146,7 @@ def run():
     app.client.publish(app.status, b"offline", retain=True, qos=1)
     app.client.poll(200)
     app.client.disconnect()
-    log("done", n, "readings")
+    log("done", n, "readings,", app.lost, "lost")
     return app
 
 

@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def free_port():
     with socket.socket() as s:
@@ -64,6 +66,7 @@ class Mosquitto(_Process):
         self.dir = tempfile.mkdtemp(prefix="leanmqtt-broker-")
         self.extra = extra
         self.persistence = persistence
+        self.anonymous = False  # with a password file: also let clients in without a name
         self.proc = None
 
     @property
@@ -92,7 +95,7 @@ class Mosquitto(_Process):
     def start(self):
         lines = [
             "listener %d 127.0.0.1" % self.port,
-            "allow_anonymous true" if "password_file" not in self.extra else "allow_anonymous false",
+            "allow_anonymous %s" % str(self.anonymous or "password_file" not in self.extra).lower(),
             "persistence %s" % ("true" if self.persistence else "false"),
             "persistence_location %s/" % self.dir,
             "log_dest file %s" % self.logfile,
@@ -145,26 +148,64 @@ class Mosquitto(_Process):
 
 class Amqtt(_Process):
     """amqtt (PyPI), a broker in Python: the demo's fallback where Mosquitto cannot be
-    installed. Same interface as Mosquitto, fewer options (no TLS or passwords here)."""
+    installed, and one of the interop matrix's brokers. Same interface as Mosquitto, fewer
+    options (no TLS here). It runs from .venv-amqtt (host/amqtt/requirements.txt, made by
+    `make interop`), else from the running Python's venv (`make demo` installs it there)."""
 
     def __init__(self, port=None):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="leanmqtt-amqtt-")
         self.proc = None
+        self.users = {}
+        self.exe = None
+        for d in (os.path.join(ROOT_DIR, ".venv-amqtt", "bin"), os.path.dirname(sys.executable)):
+            if os.path.exists(os.path.join(d, "amqtt")):
+                self.exe = os.path.join(d, "amqtt")
+                break
+        self.version = ""
+        if self.exe:
+            self.version = subprocess.run(
+                [os.path.join(os.path.dirname(self.exe), "python"), "-c",
+                 "import importlib.metadata as m; print(m.version('amqtt'))"],
+                capture_output=True, text=True).stdout.strip()
+
+    def add_user(self, user, password):
+        """A user (anonymous clients are still let in): an argon2 password file."""
+        self.users[user] = password
 
     def start(self):
+        if not self.exe:
+            raise RuntimeError("amqtt is not installed: pip install amqtt==0.12.1")
         conf = os.path.join(self.dir, "amqtt.yaml")
+        plugins = "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n"
+        if self.users:
+            pw = os.path.join(self.dir, "passwd")
+            subprocess.run([os.path.join(os.path.dirname(self.exe), "python"), "-c",
+                            "import sys; from pwdlib.hashers.argon2 import Argon2Hasher as H\n"
+                            "for u, p in zip(sys.argv[2::2], sys.argv[3::2]):\n"
+                            "  open(sys.argv[1], 'a').write(u + ':' + H().hash(p) + '\\n')",
+                            pw] + [x for up in self.users.items() for x in up], check=True)
+            plugins += ("  amqtt.plugins.authentication.FileAuthPlugin:\n"
+                        "    password_file: %s\n" % pw)
         with open(conf, "w") as f:
             f.write("listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:%d\n"
-                    "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
-                    "    allow_anonymous: true\n" % self.port)
-        exe = os.path.join(os.path.dirname(sys.executable), "amqtt")
-        if not os.path.exists(exe):
-            raise RuntimeError("amqtt is not installed: pip install amqtt==0.12.1")
-        self.proc = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL,
+                    "plugins:\n%s" % (self.port, plugins))
+        self.proc = subprocess.Popen([self.exe, "-c", conf], stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "log"), "ab"))
         wait_port(self.port, timeout=30, proc=self.proc)
         return self
+
+    def restart(self, sig=signal.SIGTERM, down=0.0):
+        self.stop(sig)
+        time.sleep(down)
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.close()
+
 
 def any_broker():
     """Mosquitto when it is installed, else amqtt; (broker, name)."""

@@ -52,11 +52,13 @@ def body_of(pkt):
 
 
 class RecordingPeer:
-    """Answers CONNECT, SUBSCRIBE, UNSUBSCRIBE, QoS 1 PUBLISH and PINGREQ as a broker
-    would, records every packet the client sends as (type byte, body), and lets a test
-    send packets of its own on `conn`."""
+    """Answers CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ as a broker would, and with
+    acks=True QoS 1 and 2 PUBLISH (PUBACK, PUBREC) and PUBREL (PUBCOMP); records every
+    packet the client sends as (type byte, body), and lets a test send packets of its own
+    on `conn`."""
 
-    def __init__(self, session_present=0):
+    def __init__(self, session_present=0, acks=True):
+        self.acks = acks
         self.srv, self.port = listen_loopback()
         self.packets = []
         self.closed = threading.Event()
@@ -86,9 +88,14 @@ class RecordingPeer:
                     c.sendall(b"\x90\x03" + body[:2] + b"\x01")
                 elif op == 0xA2:
                     c.sendall(b"\xb0\x02" + body[:2])
-                elif op & 0xF6 == 0x32:
+                elif op & 0xF6 == 0x32 and self.acks:
                     tl = body[0] << 8 | body[1]
                     c.sendall(b"\x40\x02" + body[2 + tl : 4 + tl])
+                elif op & 0xF6 == 0x34 and self.acks:
+                    tl = body[0] << 8 | body[1]
+                    c.sendall(b"\x50\x02" + body[2 + tl : 4 + tl])
+                elif op == 0x62 and self.acks:
+                    c.sendall(b"\x70\x02" + body[:2])
                 elif op == 0xC0:
                     c.sendall(b"\xd0\x00")
 

@@ -2,7 +2,9 @@
 
 It parses the MQTT byte stream in both directions, counts packets by type, and can:
 pass, close (FIN), reset (RST), blackhole (sockets open, nothing forwarded), delay,
-swallow the next packet(s) of one type, or cut a connection in the middle of a packet;
+swallow the next packet(s) of one type, cut a connection in the middle of a packet or
+right after one (`cut_after`), send each packet of one type twice, the copy with DUP set
+(`duplicate`);
 send packets broker -> client in pieces (`chop`, with `pause` between them) or some types
 late (`late`: the others overtake them, as from a slow broker).
 """
@@ -68,6 +70,8 @@ class FaultProxy:
         self.delay = 0.0
         self.swallow = {}  # (direction, type) -> how many more to drop
         self.cut_next = None  # (direction, type): forward half of it, then close
+        self.cut_after = None  # (direction, type): forward it whole, then close
+        self.duplicate = None  # (direction, "PUBLISH"): each one twice, the copy with DUP
         self.chop = None  # packet -> list of pieces, sent `pause` s apart (direction down)
         self.pause = 0.0
         self.late = {}  # (direction, type) -> seconds: sent that late, others overtake
@@ -155,8 +159,16 @@ class FaultProxy:
             cut = self.cut_next == (direction, name)
             if cut:
                 self.cut_next = None
+            after = self.cut_after == (direction, name)
+            if after:
+                self.cut_after = None
+            twice = self.duplicate == (direction, name)
         if self.mode == "blackhole":
             return True
+        if link.dead:  # cut after a packet: nothing that packet caused may pass
+            return False
+        if after:
+            link.dead = True
         if self.delay:
             time.sleep(self.delay)
         late = self.late.get((direction, name))
@@ -169,6 +181,11 @@ class FaultProxy:
                 link.close()
                 return False
             self._send(dst, self.chop(p) if self.chop and direction == DOWN else [p])
+            if twice:
+                self._send(dst, [bytes([p[0] | 8]) + p[1:]])
+            if after:
+                link.close()
+                return False
         except OSError:
             return False
         return True

@@ -6,7 +6,7 @@ import paho.mqtt.client as mqtt
 
 
 class Recorder:
-    def __init__(self, port, topic="#", qos=1, client_id=None, clean=True):
+    def __init__(self, port, topic="#", qos=1, client_id=None, clean=True, auth=None):
         self.messages = []  # (topic, payload bytes, qos, retain)
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
@@ -15,6 +15,8 @@ class Recorder:
             client_id=client_id or "",
             clean_session=clean if client_id else True,
         )
+        if auth:  # (user, password), for a broker that lets no one in without
+            self.c.username_pw_set(*auth)
         self.c.reconnect_delay_set(min_delay=1, max_delay=2)
         self.c.on_message = self._on_message
         self._subscribed = threading.Event()
@@ -57,14 +59,16 @@ class Recorder:
         self.c.disconnect()
 
 
-def publish(port, topic, payload, qos=0, retain=False):
+def publish(port, topic, payload, qos=0, retain=False, auth=None):
     """Publishes one message from the host and waits until the broker has it."""
-    publish_many(port, topic, [payload], qos, retain)
+    publish_many(port, topic, [payload], qos, retain, auth)
 
 
-def publish_many(port, topic, payloads, qos=0, retain=False):
+def publish_many(port, topic, payloads, qos=0, retain=False, auth=None):
     """Publishes the messages in order over one connection; returns once the broker has all."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if auth:
+        c.username_pw_set(*auth)
     c.connect("127.0.0.1", port)
     c.loop_start()
     for info in [c.publish(topic, p, qos=qos, retain=retain) for p in payloads]:

@@ -245,7 +245,7 @@ def test_a_link_lost_inside_the_callback_during_subscribe_is_network_trouble():
     peer.conn.sendall(packet(0x30, b"\x00\x03cmd" + b"go"))
     time.sleep(0.1)
     assert c.subscribe(b"a/b", 1) is None
-    assert not c.isconnected() and c._subs == {b"a/b": 1 + 2}  # not acked: made again
+    assert not c.isconnected() and c._subs == {b"a/b": 1 | 4}  # not acked: made again
     assert logs and logs[0][2].args == ("cut",), logs
     c.disconnect()
 
@@ -272,3 +272,256 @@ def test_subscriptions_not_acked_are_made_again_even_when_the_session_was_kept()
         sent.append(sorted((op, body[2:]) for op, body in peer.packets if op in (0x82, 0xA2)))
     assert sent[0] == [(0x82, b"\x00\x03a/3\x01"), (0xA2, b"\x00\x03a/2")]
     assert sent[1] == [(0x82, b"\x00\x03a/1\x01"), (0x82, b"\x00\x03a/3\x01")]
+
+
+# -- QoS 2 (issue 13): every flow, byte by byte ------------------------------------------
+
+
+def q2_until(pred, c=None, n=100):
+    """Polls the client (if any) until pred() holds; bounded."""
+    for _ in range(n):
+        if pred():
+            return True
+        if c is not None:
+            c.poll(20)
+        else:
+            time.sleep(0.02)
+    return pred()
+
+
+def q2_connect(c, peer, clean=True):
+    c.port = peer.port
+    sp = c.connect(clean_session=clean)
+    assert q2_until(lambda: peer.conn is not None)
+    return sp
+
+
+def test_qos2_publish_flow_publish_pubrec_pubrel_pubcomp():
+    # MQTT-4.3.3-1, MQTT-3.6.1-1, MQTT-2.3.1-1, -6: PUBLISH QoS 2 with a new id and DUP 0;
+    # on PUBREC, PUBREL 0x62 with the same id; the message stays in the store until
+    # PUBCOMP; nothing else goes out.
+    peer = Peer(acks=False)
+    c = client(peer, reconnect=True, inflight=2)
+    q2_connect(c, peer)
+    assert c.publish(b"t", b"m", qos=2) is True
+    assert q2_until(lambda: 0x34 in peer.types(), c)
+    op, body = [(op, b) for op, b in peer.packets if op & 0xF0 == 0x30][0]
+    assert op == 0x34 and body[:3] == b"\x00\x01t" and body[5:] == b"m"  # QoS 2, DUP 0
+    pid = body[3:5]
+    assert pid != b"\x00\x00" and c.pending() == 1
+    peer.conn.sendall(b"\x50\x02" + pid)  # PUBREC
+    assert q2_until(lambda: 0x62 in peer.types(), c)
+    assert peer.packets[-1] == (0x62, pid) and c.pending() == 1  # PUBREL, still held
+    peer.conn.sendall(b"\x70\x02" + pid)  # PUBCOMP
+    assert q2_until(lambda: c.pending() == 0, c)
+    assert [op for op, _ in peer.packets] == [0x10, 0x34, 0x62]
+    c.disconnect()
+
+
+def test_qos2_plain_publish_returns_after_pubcomp():
+    # Plain mode returns once the whole exchange is done: PUBREL was sent, PUBCOMP came.
+    peer = Peer()
+    c = client(peer)
+    c.connect()
+    assert c.publish(b"t", b"m", qos=2) is True
+    assert c.pending() == 0 and peer.types()[-2:] == [0x34, 0x62]
+    c.disconnect()
+    # A broker that never sends PUBCOMP: publish() raises, it does not hang.
+    peer = Peer(acks=False)
+    c = client(peer, keepalive=1, timeout=1)
+    c.connect()
+    assert q2_until(lambda: peer.conn is not None)
+
+    def pubrec_only():
+        while 0x34 not in peer.types():
+            time.sleep(0.01)
+        pid = [b for op, b in peer.packets if op == 0x34][0][3:5]
+        peer.conn.sendall(b"\x50\x02" + pid)
+
+    import threading
+
+    threading.Thread(target=pubrec_only, daemon=True).start()
+    t = time.monotonic()
+    with pytest.raises(OSError):
+        c.publish(b"t", b"m", qos=2)
+    assert time.monotonic() - t < 5 and 0x62 in peer.types()
+    assert c.pending() == 1  # kept: a later connect() sends its PUBREL again
+
+
+def test_qos2_resend_after_reconnect_pubrel_once_pubrec_came_else_publish_with_dup():
+    # MQTT-4.4.0-1, MQTT-4.3.3-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1, MQTT-4.6.0-4:
+    # three QoS 2 messages in flight, the first had its PUBREC: after the reconnect its
+    # PUBREL goes again, never its PUBLISH; the others go again as PUBLISH with DUP and the
+    # same ids, in the original order.
+    c = leanmqtt.MQTTClient("conf", "127.0.0.1", 1, reconnect=True, inflight=4, log=lambda *a: None)
+    for i in range(3):
+        assert c.publish(b"t", b"m%d" % i, qos=2)  # offline: stored
+    peer = Peer(acks=False)
+    q2_connect(c, peer, clean=False)
+    assert q2_until(lambda: len(peer.packets) == 4, c)
+    pubs = [b for op, b in peer.packets if op & 0xF0 == 0x30]
+    ids = [b[3:5] for b in pubs]
+    peer.conn.sendall(b"\x50\x02" + ids[0])
+    assert q2_until(lambda: 0x62 in peer.types(), c)
+    c._fail(OSError("cut"))
+    for _ in range(2):  # twice: a resent PUBREL is itself resent until PUBCOMP
+        peer = Peer(session_present=1, acks=False)
+        q2_connect(c, peer, clean=False)
+        assert q2_until(lambda: len(peer.packets) == 4, c)
+        assert peer.packets[1:] == [(0x62, ids[0]), (0x3C, pubs[1]), (0x3C, pubs[2])]
+        c._fail(OSError("cut"))
+    peer = Peer(session_present=1)  # answers: all three complete
+    q2_connect(c, peer, clean=False)
+    assert q2_until(lambda: c.pending() == 0, c)
+    assert [op for op, _ in peer.packets] == [0x10, 0x62, 0x3C, 0x3C, 0x62, 0x62]
+    c.disconnect()
+
+
+def test_qos2_receive_delivered_once_pubrec_until_pubrel_then_pubcomp():
+    # MQTT-4.3.3-2, MQTT-3.3.4-1, MQTT-2.3.1-6, MQTT-4.6.0-3: delivered once, PUBREC with
+    # its id; the same id again before PUBREL (DUP=1) is PUBRECed again, not delivered
+    # again; PUBREL gets PUBCOMP and frees the id: a later message may use it again.
+    peer = Peer()
+    got = []
+    c = client(peer)
+    c.set_callback(lambda t, m: got.append(m))
+    c.connect()
+    c.subscribe(b"t", 2)
+    sub = [b for op, b in peer.packets if op == 0x82][0]
+    assert sub[2:] == b"\x00\x01t\x02"  # SUBSCRIBE at QoS 2
+    pub = b"\x00\x01t\x00\x07"
+    n = len(peer.packets)
+    peer.conn.sendall(packet(0x34, pub + b"one") + packet(0x3C, pub + b"one"))
+    assert q2_until(lambda: len(peer.packets) == n + 2, c)
+    assert peer.packets[n:] == [(0x50, b"\x00\x07"), (0x50, b"\x00\x07")] and got == [b"one"]
+    peer.conn.sendall(b"\x62\x02\x00\x07")  # PUBREL
+    assert q2_until(lambda: len(peer.packets) == n + 3, c)
+    assert peer.packets[-1] == (0x70, b"\x00\x07")  # PUBCOMP
+    peer.conn.sendall(packet(0x34, pub + b"two"))  # id 7 again, a new message
+    assert q2_until(lambda: len(peer.packets) == n + 4, c)
+    assert got == [b"one", b"two"] and peer.packets[-1] == (0x50, b"\x00\x07")
+    # The order of PUBRECs is the order of the PUBLISHes (MQTT-4.6.0-3).
+    peer.conn.sendall(b"".join(packet(0x34, b"\x00\x01t" + bytes([0, i]) + b"x") for i in (9, 8, 10)))
+    assert q2_until(lambda: len(peer.packets) == n + 7, c)
+    assert [b for _, b in peer.packets[-3:]] == [b"\x00\x09", b"\x00\x08", b"\x00\x0a"]
+    c.disconnect()
+
+
+def test_qos2_stale_and_unknown_acks_get_what_the_spec_wants():
+    # PUBREL for an id not held (its PUBCOMP was lost): PUBCOMP all the same (MQTT-4.3.3-2).
+    # PUBREC for an id not in the store: PUBREL, or the broker would hold it. PUBCOMP and
+    # PUBACK for unknown ids: ignored. The link stays up through all of it.
+    peer = Peer()
+    c = client(peer)
+    c.connect()
+    assert q2_until(lambda: peer.conn is not None)
+    peer.conn.sendall(b"\x62\x02\x01\x09" + b"\x50\x02\x00\x05" + b"\x70\x02\x00\x06" + b"\x40\x02\x00\x04")
+    assert q2_until(lambda: len(peer.packets) == 3, c)
+    assert peer.packets[1:] == [(0x70, b"\x01\x09"), (0x62, b"\x00\x05")]
+    c.poll(100)
+    assert c.isconnected() and len(peer.packets) == 3
+    assert c.publish(b"t", b"x", qos=2) and c.pending() == 0  # and the client goes on
+    c.disconnect()
+
+
+@pytest.mark.parametrize("qos,ack,why", [
+    (2, b"\x40\x02", "PUBACK for a QoS 2 message"),
+    (2, b"\x70\x02", "PUBCOMP before its PUBREC"),
+    (1, b"\x50\x02", "PUBREC for a QoS 1 message"),
+    (1, b"\x70\x02", "PUBCOMP for a QoS 1 message"),
+])
+def test_qos2_an_ack_of_the_wrong_kind_closes_and_the_slot_is_not_wedged(qos, ack, why):
+    # A protocol violation closes the connection (MQTT-4.8.0-1) with MQTTException; the
+    # message stays in the store and completes on the next connection.
+    peer = Peer(acks=False)
+    c = client(peer, reconnect=True, log=lambda *a: None)
+    c.backoff_min = 60000
+    q2_connect(c, peer, clean=False)
+    c.publish(b"t", b"m", qos=qos)
+    assert q2_until(lambda: len(peer.packets) == 2, c)
+    pid = peer.packets[1][1][3:5]
+    peer.conn.sendall(ack + pid)
+    assert q2_until(lambda: not c.isconnected(), c), why
+    assert c.pending() == 1
+    peer = Peer(session_present=1)
+    q2_connect(c, peer, clean=False)
+    assert q2_until(lambda: c.pending() == 0, c), why
+    assert peer.packets[1] == (0x3A if qos == 1 else 0x3C, peer.packets[1][1])
+    c.disconnect()
+
+
+def test_qos2_ids_waiting_for_pubrel_are_kept_with_the_session_and_dropped_without():
+    # MQTT-4.3.3-2 across a reconnect: with the session kept (session present 1), a
+    # resent PUBLISH of an id still waiting for PUBREL is acked, not delivered; with a new
+    # session (session present 0) the broker forgot it, and the same id is a new message.
+    got = []
+    c = leanmqtt.MQTTClient("conf", "127.0.0.1", 1, reconnect=True, log=lambda *a: None)
+    c.set_callback(lambda t, m: got.append(m))
+    pub = packet(0x34, b"\x00\x01t\x00\x07one")
+    peer = Peer()
+    q2_connect(c, peer, clean=False)
+    c.subscribe(b"t", 2)
+    peer.conn.sendall(pub)
+    assert q2_until(lambda: peer.types()[-1] == 0x50, c)
+    c._fail(OSError("cut"))  # before PUBREL
+    peer = Peer(session_present=1)
+    q2_connect(c, peer, clean=False)
+    peer.conn.sendall(bytes([pub[0] | 8]) + pub[1:])  # the broker's resend, DUP=1
+    assert q2_until(lambda: peer.types()[-1:] == [0x50], c)
+    assert got == [b"one"]
+    c._fail(OSError("cut"))
+    peer = Peer(session_present=0)
+    q2_connect(c, peer, clean=False)
+    peer.conn.sendall(pub)
+    assert q2_until(lambda: peer.types()[-1:] == [0x50], c)
+    assert got == [b"one", b"one"]  # a new session: a new message
+    c.disconnect()
+
+
+def test_qos2_more_ids_waiting_than_qos2_in_is_refused_not_lost_nor_doubled():
+    # qos2_in=2: a third message while two wait for PUBREL cannot be told from a resend
+    # later, so it is neither delivered nor PUBRECed and the link drops with
+    # MQTTException('qos2 full', id) (plain mode); a broker keeping the session sends it
+    # again after the PUBRELs.
+    peer = Peer()
+    got = []
+    c = client(peer, qos2_in=2)
+    c.set_callback(lambda t, m: got.append(m))
+    c.connect(clean_session=False)
+    c.subscribe(b"t", 2)
+    peer.conn.sendall(b"".join(packet(0x34, b"\x00\x01t" + bytes([0, i]) + b"m%d" % i) for i in (1, 2, 3)))
+    with pytest.raises(leanmqtt.MQTTException) as e:
+        for _ in range(20):
+            c.poll(50)
+    assert e.value.args == ("qos2 full", 3)
+    assert got == [b"m1", b"m2"] and not c.isconnected()
+    assert peer.closed.wait(5)  # all the client sent is recorded
+    assert [b for op, b in peer.packets if op == 0x50] == [b"\x00\x01", b"\x00\x02"]
+    peer = Peer(session_present=1)
+    c.port = peer.port
+    c.connect(clean_session=False)
+    assert q2_until(lambda: peer.conn is not None)
+    peer.conn.sendall(b"\x62\x02\x00\x01\x62\x02\x00\x02" + packet(0x3C, b"\x00\x01t\x00\x03m3"))
+    assert q2_until(lambda: len(peer.packets) == 4, c)
+    assert got == [b"m1", b"m2", b"m3"]
+    assert peer.packets[1:] == [(0x70, b"\x00\x01"), (0x70, b"\x00\x02"), (0x50, b"\x00\x03")]
+    c.disconnect()
+
+
+def test_qos2_will_and_malformed_flags():
+    # MQTT-3.1.2-14: will QoS 2 in the CONNECT flags; 3 is refused. MQTT-3.6.1-1,
+    # MQTT-2.2.2-2: a PUBREL with flags 0000 is malformed: the connection closes.
+    op, body = connect_packet(set_last_will=(b"w/t", b"bye", False, 2))
+    assert body[7] >> 3 & 3 == 2 and body[7] & 0x04
+    with pytest.raises(ValueError):
+        leanmqtt.MQTTClient("x", "127.0.0.1", 1).set_last_will(b"w", b"x", False, 3)
+    peer = Peer()
+    c = client(peer)
+    c.connect()
+    assert q2_until(lambda: peer.conn is not None)
+    peer.conn.sendall(b"\x60\x02\x00\x01")
+    with pytest.raises(leanmqtt.MQTTException) as e:
+        for _ in range(20):
+            c.poll(50)
+    assert e.value.args == ("bad packet", 0x60) and not c.isconnected()
+    assert 0x70 not in peer.types()

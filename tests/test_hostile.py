@@ -172,7 +172,9 @@ def test_bad_arguments_give_valueerror_on_both_runtimes():
     assert v[("subscribe", b"+/+/#".hex())] == v[("subscribe", b"+".hex())] == "ok"
     for f in (b"a+/b", b"a/#/b", b"a/b#", b"a/+b", b"\xed\xa0\x80/#"):
         assert v[("subscribe", f.hex())] == "ValueError", f
-    assert v[("qos2",)] == v[("will",)] == "ValueError"
+    assert v[("qos3",)] == v[("will",)] == "ValueError"
+    assert v[("qos2_ok", "ok", "ok")] == "ok" and v[("qos_bad", "ValueError", "ValueError")] == "ValueError"
+    assert v[("qos2_in_0",)] == "ValueError"
     assert v[("empty_id_persistent",)] == v[("password_without_user",)] == "ValueError"
 
 
@@ -185,7 +187,7 @@ def test_12_13_arguments_and_offline_calls_are_told_at_once():
     for ln in out.splitlines():
         w = ln.split(" ", 1)
         v[w[0]] = w[1] if len(w) > 1 else ""
-    assert v["sub_qos_neg"] == v["sub_qos_2"] == v["inflight_0"] == v["will_qos3"] == "ValueError"
+    assert v["sub_qos_neg"] == v["sub_qos_3"] == v["inflight_0"] == v["will_qos3"] == "ValueError"
     assert v["will_qos2"] == "ok"
     assert [ln for ln in out.splitlines() if ln.startswith("ping_offline")] == [
         "ping_offline False OSError offline", "ping_offline True OSError offline"], out

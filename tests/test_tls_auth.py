@@ -96,3 +96,11 @@ def test_a_refusal_after_reconnect_is_not_retried_in_a_tight_loop():
         assert 1 <= attempts <= 3, text
     finally:
         b.close()
+
+
+def test_15_ssl_true_with_ssl_params_as_umqtt_simple_takes_them(tls_broker):
+    b, ca, wrong = tls_broker
+    out = mpy.run(script("tls_legacy.py"), [b.port, ca], timeout=30).stdout
+    assert lines(out, "connected") == ["True"] and lines(out, "echo") == ["[b'legacy hello']"], out
+    out = mpy.run(script("tls_legacy.py"), [b.port, wrong], timeout=30).stdout
+    assert lines(out, "refused") and not lines(out, "connected"), out  # verified, not blind

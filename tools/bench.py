@@ -396,6 +396,11 @@ def main():
             if name == "leanmqtt":
                 rc, out, err = device(name, broker.port, "window", mpydir, n=a.n // 4)
                 r["window_rate"] = int(out.get("window_rate", 0))
+                # QoS 2 beside QoS 1: stop-and-wait (plain mode) and the same window
+                rc, out, err = device(name, broker.port, "rates2", mpydir, n=max(a.n // 20, 20))
+                r["qos2_rate"] = int(out.get("qos2_rate", 0))
+                rc, out, err = device(name, broker.port, "window2", mpydir, n=a.n // 4)
+                r["window2_rate"] = int(out.get("window2_rate", 0))
                 r["dead_link_found_s"], r["recovered_s"], r["deadlink_lost"] = dead_link_times(
                     name, broker.port, mpydir)
         # The asyncio clients: the first table, then 8 publisher tasks and latency. mqtt_as
@@ -467,6 +472,8 @@ def print_table(results):
     cols2 = [("client", None),
              ("socket writes per QoS0 / QoS1 publish", lambda r: "%s / %s" % (fmt(r["writes_qos0"], "%.1f"), fmt(r["writes_qos1"], "%.1f"))),
              ("QoS1 msg/s, in-flight window 16", lambda r: "{:,}".format(r["window_rate"]) if r.get("window_rate") else "no window"),
+             ("QoS2 msg/s stop-and-wait / window 16", lambda r: "{:,} / {:,}".format(r["qos2_rate"], r["window2_rate"])
+              if r.get("qos2_rate") else "no QoS 2"),
              ("bytes on the wire per QoS1 reading (minimum %d)" % MIN_READING, lambda r: "%.1f" % r["wire_bytes"]),
              ("keepalive bytes per idle hour (keepalive 60 s)", lambda r: "%.0f" % r["idle_ping_bytes_per_hour"]
               + (" (never pings: the broker drops it)" if r["dropped_when_idle"] else "")),

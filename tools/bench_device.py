@@ -2,6 +2,7 @@
 # Usage: micropython bench_device.py MODULE PORT WHAT [N]
 #   MODULE  leanmqtt | umqtt.simple | umqtt.robust
 #   WHAT    rates | alloc | writes | window | wire | idle | deadlink
+#           (leanmqtt only: rates2, window2: the same at QoS 2)
 # (import RAM and the smallest heap come from the smaller bench_workload.py)
 import sys
 import gc
@@ -16,7 +17,7 @@ from time import ticks_us, ticks_diff
 TOPIC = b"bench/reading"
 PAYLOAD = b"0123456789abcdef0123456789abcdef"  # 32 bytes, as in the anchors' figures
 
-if what == "window":  # leanmqtt only: QoS 1 with an in-flight window, not stop-and-wait
+if what in ("window", "window2"):  # leanmqtt only: an in-flight window, not stop-and-wait
     c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port, reconnect=True, inflight=16)
 elif what == "idle":  # keepalive n seconds, then idle for 4 keepalives
     c = MQTTClient(b"bench-" + mod.encode(), "127.0.0.1", port, keepalive=n)
@@ -76,7 +77,7 @@ elif what == "alloc":
         gc.enable()
         return (b - a) // 100
 
-    for qos in (0, 1):
+    for qos in (0, 1, 2) if mod == "leanmqtt" else (0, 1):  # umqtt: QoS 2 is `assert 0`
         print("alloc_qos%d" % qos, alloc(qos))
     import micropython
 
@@ -100,19 +101,27 @@ elif what == "writes":
         c.publish(TOPIC, PAYLOAD, qos=1)
     print("MARK-END")
     c.disconnect()
-elif what == "window":
-    c.publish(TOPIC, PAYLOAD, qos=1)
+elif what in ("window", "window2"):
+    q = 2 if what == "window2" else 1
+    c.publish(TOPIC, PAYLOAD, qos=q)
     while c.pending():
         c.poll(10)
     t = ticks_us()
     sent = 0
     while sent < n:
-        if c.publish(TOPIC, PAYLOAD, qos=1):
+        if c.publish(TOPIC, PAYLOAD, qos=q):
             sent += 1
         c.poll(0)
     while c.pending():
         c.poll(10)
-    print("window_rate", n * 1000000 // max(ticks_diff(ticks_us(), t), 1))
+    print(what + "_rate", n * 1000000 // max(ticks_diff(ticks_us(), t), 1))
+    c.disconnect()
+elif what == "rates2":  # leanmqtt only: QoS 2, plain mode: each publish waits for PUBCOMP
+    c.publish(TOPIC, PAYLOAD, qos=2)
+    t = ticks_us()
+    for i in range(n):
+        c.publish(TOPIC, PAYLOAD, qos=2)
+    print("qos2_rate", n * 1000000 // max(ticks_diff(ticks_us(), t), 1))
     c.disconnect()
 elif what == "wire":
     # QoS 1 readings through the proxy, which counts the bytes.

@@ -1,17 +1,20 @@
 # N devices in one unix-port process, each a leanmqtt client in resilient mode publishing a
 # QoS 1 reading every INTERVAL_MS: "<device>,<seq>,<sent at, ms since the epoch>".
-#   micropython fleet_device.py PORT N SECONDS INTERVAL_MS
+#   micropython fleet_device.py PORT N SECONDS INTERVAL_MS [BACKOFF_MAX_MS]
 import sys
 import gc
 import time
 from leanmqtt import MQTTClient
 
 port, n, seconds, interval = [int(a) for a in sys.argv[1:5]]
+backoff_max = int(sys.argv[5]) if len(sys.argv) > 5 else 0  # 0: the client's default
 gc.collect()
 before = gc.mem_alloc()
 clients = []
 for d in range(n):
     c = MQTTClient("fleet-%03d" % d, "127.0.0.1", port, keepalive=30, reconnect=True, inflight=4)
+    if backoff_max:
+        c.backoff_max = backoff_max
     c.connect(clean_session=False)
     clients.append(c)
 gc.collect()

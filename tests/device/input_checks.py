@@ -21,15 +21,20 @@ for t in TOPICS:
     print("publish", t[:8].hex() or "-", len(t), verdict(c.publish, t, b"x"))
 for t in FILTERS:
     print("subscribe", t.hex(), verdict(c.subscribe, t, 0, 0x82, True))
-print("qos2", verdict(c.publish, b"a", b"x", False, 2))
+print("qos3", verdict(c.publish, b"a", b"x", False, 3))
 print("will", verdict(c.set_last_will, b"a/#", b"x"))
+# QoS 2 is a QoS: publish, subscribe and the will take it; 3 and -1 are not
+print("qos2_ok", verdict(c.publish, b"a", b"x", False, 2), verdict(c.subscribe, b"a", 2),
+      verdict(c.set_last_will, b"a", b"x", False, 2))
+print("qos_bad", verdict(c.subscribe, b"a", 3), verdict(c.set_last_will, b"a", b"x", False, 3),
+      verdict(c.publish, b"a", b"x", False, -1))
 c2 = MQTTClient("", "127.0.0.1", 1)
 print("empty_id_persistent", verdict(c2.connect, False))
 c3 = MQTTClient("x", "127.0.0.1", 1, password="p")
 print("password_without_user", verdict(c3.connect))
 # Issue 11, items 12 and 13: told at once, before anything is sent or stored.
 print("sub_qos_neg", verdict(c.subscribe, b"a", -1))
-print("sub_qos_2", verdict(c.subscribe, b"a", 2))
+print("sub_qos_3", verdict(c.subscribe, b"a", 3))  # 2 is QoS 2 (issue 13)
 print("inflight_0", verdict(lambda: MQTTClient("x", "127.0.0.1", 1, inflight=0)))
 print("will_qos2", verdict(c.set_last_will, b"a", b"x", False, 2))
 print("will_qos3", verdict(c.set_last_will, b"a", b"x", False, 3))
@@ -47,3 +52,4 @@ try:
     print("plain_q1_offline", c5.publish(b"a", b"x", qos=1), c5.pending())
 except OSError as e:
     print("plain_q1_offline", "OSError", e.args[0], c5.pending())
+print("qos2_in_0", verdict(lambda: MQTTClient("x", "127.0.0.1", 1, qos2_in=0)))
