@@ -150,4 +150,4 @@ firmware:
 	$(PY) tools/firmware.py --micropython $(MICROPYTHON) $(if $(PICOTOOL),--picotool $(PICOTOOL))
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .stubs
+	rm -rf $(VENV) .venv-ha build .pytest_cache .stubs

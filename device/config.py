@@ -29,6 +29,8 @@ OUTBOX_PATH = "outbox"
 SLEEP = 0
 FLUSH_MS = 2000
 CYCLES = 0  # 0: run forever
+HA_DISCOVERY = 1  # Home Assistant MQTT discovery (device/ha.py); 0: off
+HA_PREFIX = "homeassistant"  # Home Assistant's discovery prefix (its default)
 
 try:
     from settings import *  # noqa: F401,F403  # pyright: ignore[reportMissingImports]
@@ -44,7 +46,8 @@ if getenv:
     BROKER = getenv("LEANMQTT_BROKER") or BROKER
     PREFIX = getenv("LEANMQTT_PREFIX") or PREFIX
     DEVICE_ID = getenv("LEANMQTT_DEVICE_ID") or DEVICE_ID
-    for _name in ("PORT", "INTERVAL_MS", "CYCLES", "KEEPALIVE", "QOS", "INFLIGHT"):
+    HA_PREFIX = getenv("LEANMQTT_HA_PREFIX") or HA_PREFIX
+    for _name in ("PORT", "INTERVAL_MS", "CYCLES", "KEEPALIVE", "QOS", "INFLIGHT", "HA_DISCOVERY"):
         _v = getenv("LEANMQTT_" + _name)
         if _v:
             globals()[_name] = int(_v)
@@ -77,6 +80,8 @@ def problems(needs_wifi):
         out.append("OUTBOX must be 0 (none) or at least 1024 bytes")
     if SLEEP and not OUTBOX:
         out.append("SLEEP needs an OUTBOX: a deep sleep loses what RAM holds")
+    if HA_DISCOVERY and (not HA_PREFIX or "+" in HA_PREFIX or "#" in HA_PREFIX):
+        out.append("HA_PREFIX must be a topic without + or #, such as \"homeassistant\"")
     if USER is None and PASSWORD:
         out.append("PASSWORD is set but USER is not")
     return out

@@ -738,12 +738,14 @@ class MQTTClient:
         p = self._pinging
         quiet = ticks_diff(now, self._rx_t) > r
         owed = (self._n or self._want) and ticks_diff(now, self._wt)  # since the last ack
-        if p:
-            if quiet and ticks_diff(now, p) > r or owed > 8 * r:
-                raise OSError("no reply")
-        elif quiet and owed > r or k and (
+        # The owed ack is checked whether a PINGREQ is out or not: a caller that services
+        # the link only when the socket is readable (leanmqtt_async) never sees the short
+        # moment between PINGREQ and PINGRESP.
+        if owed > 8 * r or p and quiet and ticks_diff(now, p) > r:
+            raise OSError("no reply")
+        if not p and (quiet and owed > r or k and (
             ticks_diff(now, self._tx_t) >= k or ticks_diff(now, self._rx_t) >= k
-        ):
+        )):
             self.ping()
         return op
 

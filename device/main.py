@@ -45,14 +45,23 @@ class App:
                                           window=config.INFLIGHT, latest=(self.status,))
             except OSError as e:  # a file system that takes no writes (full, read-only)
                 log("outbox", config.OUTBOX_PATH, "unusable:", e, "- readings wait in RAM only")
+        self.ha = None  # Home Assistant discovery (device/ha.py), unless turned off
+        if config.HA_DISCOVERY:
+            import ha
+
+            self.ha = ha.Discovery(config.HA_PREFIX, self.id, board.NAME, base + "readings",
+                                   base + "status", [f[0] for f in fields[1:]])
         c = self.client = MQTTClient(
             "leanmqtt-" + self.id, config.BROKER, config.PORT,
             user=config.USER, password=config.PASSWORD, keepalive=config.KEEPALIVE,
             reconnect=True, inflight=config.INFLIGHT, timeout=timeout,
-            bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16),
+            bufsize=max(128, len(self.payload.buf) + len(self.topic) + 16,
+                        self.ha.room if self.ha else 0),
             net_up=self.net_up, log=log, outbox=ob,
         )
         c.set_last_will(self.status, b"offline", retain=True, qos=1)
+        if self.ha:
+            c.set_callback(self.ha.message)
         # Back within 1.5 intervals of the broker: the backoff is capped at one interval, so
         # the store's INFLIGHT readings cover what config.py says (its 30 s default would
         # keep the device offline long after the broker is back, while readings pile up).
@@ -68,6 +77,8 @@ class App:
     def start(self):
         if self.net_up():
             self.client.connect(clean_session=False)
+        if self.ha:
+            self.ha.subscribe(self.client)  # offline: made on the first connection
         log("device", self.id, "publishing to", self.topic.decode())
 
     def cycle(self):
@@ -80,6 +91,10 @@ class App:
                 log("connected again, %d readings resent" % self.resend)
             self.online = c.reconnects
             c.publish(self.status, b"online", retain=True, qos=1)
+            if self.ha:
+                self.ha.due = True
+        if self.ha and self.ha.due and c.isconnected():
+            self.ha.publish(c)
         p = self.payload
         ok = False
         if self.held and not c.publish(self.topic, p.buf, qos=config.QOS):

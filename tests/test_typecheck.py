@@ -17,7 +17,7 @@ def test_device_and_board_code_type_checks(board, capsys):
     rc = typecheck.check(board, typecheck.ensure_stubs(board, STUBS))
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "9 files checked, 0 errors" in out
+    assert "11 files checked, 0 errors" in out
 
 
 def test_the_check_fails_on_code_a_board_cannot_run(tmp_path, capsys):
@@ -37,4 +37,4 @@ def test_the_ppp_board_type_checks_against_the_rp2_stubs(capsys):
     rc = typecheck.check("rp2040_ppp", typecheck.ensure_stubs("rp2040", STUBS))
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "9 files checked, 0 errors" in out
+    assert "11 files checked, 0 errors" in out

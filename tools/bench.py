@@ -49,6 +49,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEVICE_SCRIPT = os.path.join(HERE, "bench_device.py")
 WORKLOAD_SCRIPT = os.path.join(HERE, "bench_workload.py")
 ASYNC_SCRIPT = os.path.join(HERE, "bench_async.py")
+ASYNC_WORKLOAD = os.path.join(HERE, "bench_async_workload.py")
+ASYNC = ("mqtt_as", "leanmqtt_async")
 UMQTT = ("micropython/umqtt.simple/umqtt/simple.py", "micropython/umqtt.robust/umqtt/robust.py")
 
 
@@ -103,8 +105,10 @@ def find_mqtt_as(src, dest):
 def device(module, port, what, path, n=0, heap=None, ballast=0):
     args = [module, port, what] + ([n] if n else []) + ([ballast] if ballast else [])
     script = WORKLOAD_SCRIPT if what in ("import", "workload") else DEVICE_SCRIPT
-    if module == "mqtt_as":
-        script, args = ASYNC_SCRIPT, args[1:]
+    if module in ASYNC:  # asyncio clients: bench_async*.py take the module first, as here
+        script = ASYNC_WORKLOAD if what == "workload" else ASYNC_SCRIPT
+        if what == "workload":
+            args = [module, port] + ([ballast] if ballast else [])
     try:
         # Short of heap, mqtt_as may keep retrying inside its tasks: a workload that has not
         # finished in 20 s (it takes 1-3 s) did not work.
@@ -378,6 +382,9 @@ def main():
     if mqtt_as:
         mpy_cross(mqtt_as, os.path.join(asyncdir, "mqtt_as", "__init__.mpy"), a.opt)
         mpy_cross(os.path.join(HERE, "bench_network.py"), os.path.join(asyncdir, "network.mpy"), a.opt)
+    lean_async = os.path.join(mpy.ROOT, "device", "leanmqtt_async.py")
+    for m in ("leanmqtt", "leanmqtt_async"):  # the asyncio API needs the core beside it
+        mpy_cross(os.path.join(mpy.ROOT, "device", m + ".py"), os.path.join(asyncdir, m + ".mpy"), a.opt)
     results = {}
     with Mosquitto() as broker:
         for name, py in clients.items():
@@ -396,10 +403,18 @@ def main():
                 r["window2_rate"] = int(out.get("window2_rate", 0))
                 r["dead_link_found_s"], r["recovered_s"], r["deadlink_lost"] = dead_link_times(
                     name, broker.port, mpydir)
-        if mqtt_as:  # the first table only; ~10 msg/s at QoS 1, so fewer messages
-            results["mqtt_as"] = measure_ram_and_rates(
-                "mqtt_as", mqtt_as, os.path.join(asyncdir, "mqtt_as", "__init__.mpy"), broker.port,
-                asyncdir, a.n // 10)
+        # The asyncio clients: the first table, then 8 publisher tasks and latency. mqtt_as
+        # does ~10 msg/s at QoS 1, so fewer messages.
+        for name, py, mpy_file, n in (
+                ("leanmqtt_async", lean_async, os.path.join(asyncdir, "leanmqtt_async.mpy"), a.n),
+                ("mqtt_as", mqtt_as, os.path.join(asyncdir, "mqtt_as", "__init__.mpy"), a.n // 10)):
+            if not py:
+                continue
+            r = results[name] = measure_ram_and_rates(name, py, mpy_file, broker.port, asyncdir, n)
+            rc, out, err = device(name, broker.port, "tasks", asyncdir, n=n)
+            r["tasks8_rate"] = int(out.get("tasks8_rate", 0))
+            rc, out, err = device(name, broker.port, "latency", asyncdir)
+            r["latency_us"] = [int(x) for x in out.get("latency_us", "-1 -1 0").split()]
     shutil.rmtree(work, ignore_errors=True)
     print_table(results)
     if chip:
@@ -469,6 +484,17 @@ def print_table(results):
     for name, r in results.items():
         if "wire_bytes" in r:  # mqtt_as runs only the first table's measurements
             print("| " + " | ".join([name] + [f(r) for _, f in cols2[1:]]) + " |")
+    aio = [n for n in ASYNC[::-1] if n in results]
+    if aio:
+        print()
+        print("| asyncio client | QoS1 msg/s, 8 publisher tasks (stop-and-wait each) | "
+              "message latency p50 / p99, 4 other tasks running |")
+        print("|---|---|---|")
+        for name in aio:
+            r = results[name]
+            lat = r["latency_us"]
+            print("| %s | {:,} | %.2f ms / %.2f ms (%d of 100) |".format(r["tasks8_rate"])
+                  % (name, lat[0] / 1000, lat[1] / 1000, lat[2]))
     base = results.get("umqtt.simple")
     lean = results["leanmqtt"]
     if base:
@@ -488,6 +514,13 @@ def print_table(results):
               % (lean["import_ram"] / mas["import_ram"], lean["smallest_heap"] / mas["smallest_heap"],
                  lean["smallest_heap_8k_app"] / mas["smallest_heap_8k_app"],
                  lean["qos1_rate"] / max(mas["qos1_rate"], 1)))
+    la = results.get("leanmqtt_async")
+    if mas and la and mas["import_ram"] and mas["smallest_heap"]:
+        print("leanmqtt_async / mqtt_as: import RAM x%.2f, smallest heap x%.2f, QoS1 rate x%.0f "
+              "(8 tasks x%.0f), latency p50 x%.3f"
+              % (la["import_ram"] / mas["import_ram"], la["smallest_heap"] / mas["smallest_heap"],
+                 la["qos1_rate"] / max(mas["qos1_rate"], 1), la["tasks8_rate"] / max(mas["tasks8_rate"], 1),
+                 la["latency_us"][0] / max(mas["latency_us"][0], 1)))
 
 
 if __name__ == "__main__":

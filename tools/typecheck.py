@@ -21,7 +21,7 @@ STUBS = {
     "rp2040": "micropython-rp2-rpi-pico-w-stubs==1.29.0.post1",
 }
 DEVICE_FILES = ["leanmqtt.py", "main.py", "config.py", "reading.py", "bme280.py", "chiptemp.py",
-                "wifi.py", "settings_template.py"]
+                "wifi.py", "settings_template.py", "ha.py", "leanmqtt_async.py"]
 
 
 def ensure_stubs(board, base):
