@@ -605,29 +605,28 @@ class MQTTClient:
             # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
             # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
             ids = self._spid
+            b = self._tx
             if pid in ids:
                 k = ids.index(pid)
                 b = self._slot[k]
-                h = self._slen[k] & 3
-                w = 0x70 if b[h] == 0x62 else 0x30 + (b[h] & 6) * 8
-                if w != op and not (op == 0x50 and w == 0x70):
+                f = b[self._slen[k] & 3]
+                w = 0x70 if f == 0x62 else 0x30 + (f & 6) * 8  # the ack this slot waits for
+                if w != op and not (op == 0x50 and w == 0x70):  # PUBREC again: PUBREL again
                     raise MQTTException("bad packet", op)
                 self._wt = self._rx_t  # progress: the clock of what is owed starts again
                 if op == 0x50:
-                    # -- QoS 2 out: PUBREC. The slot now holds PUBREL, which goes now (in
-                    # the order of the PUBRECs, MQTT-4.6.0-4) and on each reconnect until
-                    # PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. Plain publish()
-                    # returns after PUBCOMP (pid stays in ids).
-                    struct.pack_into("!BBH", b, 0, 0x62, 2, pid)
-                    self._slen[k] = 4 << 2
-                    self._send(b, 0, 4)
+                    self._slen[k] = 4 << 2  # the slot holds its PUBREL from now on
                 else:  # PUBACK or PUBCOMP: its message is done
                     ids[k] = 0
-            elif op == 0x50:
-                # PUBREC for an id not in the store (the broker kept it from an earlier
-                # run): its PUBREL all the same, or the broker holds that message for us.
-                struct.pack_into("!BBH", self._tx, 0, 0x62, 2, pid)
-                self._send(self._tx, 0, 4)
+            if op == 0x50:
+                # -- QoS 2 out: PUBREC. PUBREL goes now (in the order of the PUBRECs,
+                # MQTT-4.6.0-4), written into the slot, where it stays to go again on each
+                # reconnect until PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. For
+                # an id not in the store (the broker kept it from an earlier run) PUBREL
+                # goes from the transmit buffer all the same, or the broker would hold that
+                # message for us. Plain publish() returns after PUBCOMP (pid stays in ids).
+                struct.pack_into("!BBH", b, 0, 0x62, 2, pid)
+                self._send(b, 0, 4)
             # Acks come in order; while the oldest is acked, its slot moves to the back,
             # free. One out of order waits for those before it. pop(0) and append reuse
             # the lists' room.
