@@ -492,21 +492,74 @@ class MQTTClient:
             return True
         return False
 
-    def _fill(self, n):
-        # Reads until n bytes of the packet in progress are in (self._got counts them);
-        # False when the call's deadline comes first: what was read stays for the next
-        # call. Bytes below rxsize land at their offset in rx: the first piece read there
-        # directly, later ones through _sc and copied. Bytes past rxsize (a message too
-        # large, skipped) pass through rx, and its packet id is picked out on the way.
+    def _recv(self):
+        # Reads one packet, or goes on with the one in progress, and acts on it; returns
+        # its type byte, or None while it is not whole by the call's deadline: what was
+        # read stays (self._got counts it) and the next call goes on from there, so a
+        # packet never desynchronises the stream, and check_msg() never waits for one.
+        # Whatever the broker may not send, or sends malformed, raises MQTTException: the
+        # caller drops the link. Bytes below rxsize land at their offset in rx: the first
+        # piece read there directly, later ones through _sc and copied (readinto takes no
+        # offset, and a memoryview slice allocates). Bytes past rxsize (a message too large,
+        # skipped) pass through rx, and its packet id is picked out on the way.
         rx = self._rx
         m = len(rx)
-        while self._got < n:
+        while True:
+            op = self._op
             g = self._got
+            if op:
+                rl = n = self._rl
+                if op & 0xF0 == 0x30:  # PUBLISH
+                    if self._cbing:
+                        # Not while the callback runs: its body waits in the socket.
+                        return None
+                    k = min(rl, m)
+                    if g == k:  # what fits in rx is in
+                        idl = op & 6 and 2  # a packet id follows the topic at QoS 1 and 2
+                        at = 2 + (rx[0] << 8 | rx[1]) + idl  # where the payload starts
+                        if at > rl:  # also when rl < 2: at is 2 at least
+                            raise MQTTException("bad packet", op)
+                        self._hp = at << 16
+                        if at <= m:
+                            self._hp |= idl and rx[at - 2] << 8 | rx[at - 1]
+                        if rl <= m:
+                            try:  # _check_topic's rules, in place (MQTT-4.7.3-1, -2, ...)
+                                _check_topic(rx, False, 2, at - idl)
+                            except ValueError:
+                                raise MQTTException("bad topic")
+                    elif g < k:
+                        n = k  # larger than rxsize: its start first, then read through
+            elif g > 1 and rx[g - 1] < 128:  # the fixed header is in (MQTT-2.2.3)
+                op = rx[0]
+                rl = 0
+                while g > 1:
+                    g -= 1
+                    rl = rl << 7 | rx[g] & 127
+                self._rx_t = ticks_ms()
+                if (op == 0x20) != (self._want == 0x20) or op < 0x20:
+                    # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol
+                    # error; and no broker sends types 0 or 1 (CONNECT).
+                    raise MQTTException("bad packet", op)
+                if op & 0xF0 == 0x30:
+                    if op & 6 > 4:  # 3 is malformed (MQTT-3.3.1-4)
+                        raise MQTTException("bad packet", op)
+                    if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
+                        raise MQTTException("too large", op)
+                elif rl > 3:
+                    raise MQTTException("bad packet", op)
+                self._op, self._rl, self._got = op, rl, 0
+                continue
+            elif g > 4:  # at most four length bytes (MQTT-2.2.3)
+                raise MQTTException("bad packet", rx[0])
+            else:
+                n = g + 1 if g > 1 else 2  # the type byte and one length byte, then more
+            if g >= n:
+                break
             b = self._sc if 0 < g < m else rx
             r = self.sock.readinto(b, min(n - g, len(b)))  # pyright: ignore[reportOptionalMemberAccess]
             if r is None:
                 if not self._wait(ticks_diff(self._dl, ticks_ms())):
-                    return False
+                    return None
             elif r:
                 if b is not rx:
                     for j in range(r):
@@ -518,69 +571,8 @@ class MQTTClient:
                 self._got = g + r
             else:
                 raise OSError("closed")
-        return True
-
-    def _recv(self):
-        # Reads one packet, or goes on with the one in progress, and acts on it; returns
-        # its type byte, or None while it is not whole by the call's deadline. Whatever
-        # the broker may not send, or sends malformed, raises MQTTException: the caller
-        # drops the link.
-        rx = self._rx
-        m = len(rx)
-        op = self._op
-        if not op:
-            i = 1
-            while True:  # the fixed header: type, then 1-4 bytes of length (MQTT-2.2.3)
-                i += 1
-                if not self._fill(i):
-                    return None
-                if rx[i - 1] < 128:
-                    break
-                if i > 4:  # at most four length bytes (MQTT-2.2.3)
-                    raise MQTTException("bad packet", rx[0])
-            op = rx[0]
-            rl = 0
-            while i > 1:
-                i -= 1
-                rl = rl << 7 | rx[i] & 127
-            self._rx_t = ticks_ms()
-            if (op == 0x20) != (self._want == 0x20) or op < 0x20:
-                # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol
-                # error; and no broker sends types 0 or 1 (CONNECT).
-                raise MQTTException("bad packet", op)
-            if op & 0xF0 == 0x30:  # PUBLISH
-                if op & 6 > 4:  # 3 is malformed (MQTT-3.3.1-4)
-                    raise MQTTException("bad packet", op)
-                if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
-                    raise MQTTException("too large", op)
-            elif rl > 3:
-                raise MQTTException("bad packet", op)
-            self._op, self._rl, self._got = op, rl, 0
-        rl = self._rl
+        self._op = self._got = 0  # whole; rx is free again once a message is copied out
         if op & 0xF0 == 0x30:
-            if self._cbing:
-                # Not while the callback runs: its body waits in the socket until then.
-                return None
-            qos = op >> 1 & 3
-            idl = qos and 2  # a packet id follows the topic at QoS 1 (and 2)
-            if self._got <= m:
-                if not self._fill(min(rl, m)):
-                    return None
-                at = 2 + (rx[0] << 8 | rx[1]) + idl  # where the payload starts
-                if at > rl:  # also when rl < 2: at is 2 at least
-                    raise MQTTException("bad packet", op)
-                self._hp = at << 16
-                if at <= m:
-                    self._hp |= qos and rx[at - 2] << 8 | rx[at - 1]
-                if rl <= m:
-                    try:  # the rules of _check_topic, in place (MQTT-4.7.3-1, -2, ...)
-                        _check_topic(rx, False, 2, at - idl)
-                    except ValueError:
-                        raise MQTTException("bad topic")
-            # Larger than rxsize: read through, in rxsize pieces, without allocating what
-            # the header claims; logged, and acked, or the broker would hold it forever.
-            if not self._fill(rl):
-                return None
             # The message goes to the callback, then its PUBACK out. The callback is a
             # guest: none starts while one runs, so none nests in another (a PUBLISH that
             # comes meanwhile waits in the socket, above), PUBACKs leave in the order their
@@ -590,7 +582,6 @@ class MQTTClient:
             # and the link stays up. Inside it, a publish or a subscribe does not wait for
             # its ack, which is read after the callback returns.
             hp = self._hp
-            self._op = self._got = 0  # rx is free again once the message is copied out
             at = hp >> 16
             pid = hp & 65535
             # -- QoS 2 in (MQTT-4.3.3-2): an id still waiting for its PUBREL is a message
@@ -602,7 +593,7 @@ class MQTTClient:
             # The id is taken before the callback runs: whatever the callback does, the
             # message was delivered once.
             dup = False
-            if qos == 2:
+            if op & 4:  # QoS 2
                 rel = self._rel
                 if rel is None:  # a kept session brought QoS 2 before any subscribe(t, 2)
                     rel = self._rel = [0] * self._reln
@@ -614,7 +605,7 @@ class MQTTClient:
             if rl > m:
                 self.log("mqtt:", "too large", rl)
             elif self.cb and not dup:
-                t = bytes(rx[2 : at - idl])
+                t = bytes(rx[2 : at - (op & 6 and 2)])
                 msg = bytes(rx[at:rl])
                 dl, wdl = self._dl, self._wdl  # the caller's deadline, after the callback's
                 self._cbing = True
@@ -630,13 +621,10 @@ class MQTTClient:
             # would hold one of the broker's in-flight places for us until a reconnect, and
             # a few (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
             # (MQTT-4.3.3-2), the same way, in the same order (MQTT-4.6.0-3).
-            if qos and self.sock:
-                struct.pack_into("!BBH", self._tx, 0, 0x30 + qos * 16, 2, pid)
+            if op & 6 and self.sock:
+                struct.pack_into("!BBH", self._tx, 0, 0x30 + (op & 6) * 8, 2, pid)
                 self._send(self._tx, 0, 4)
             return op
-        if not self._fill(rl):
-            return None
-        self._op = self._got = 0
         pid = rx[0] << 8 | rx[1]
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
         # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
@@ -647,29 +635,28 @@ class MQTTClient:
             # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
             # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
             ids = self._spid
+            b = self._tx
             if pid in ids:
                 k = ids.index(pid)
                 b = self._slot[k]
-                h = self._slen[k] & 3
-                w = 0x70 if b[h] == 0x62 else 0x30 + (b[h] & 6) * 8
-                if w != op and not (op == 0x50 and w == 0x70):
+                f = b[self._slen[k] & 3]
+                w = 0x70 if f == 0x62 else 0x30 + (f & 6) * 8  # the ack this slot waits for
+                if w != op and not (op == 0x50 and w == 0x70):  # PUBREC again: PUBREL again
                     raise MQTTException("bad packet", op)
                 self._wt = self._rx_t  # progress: the clock of what is owed starts again
                 if op == 0x50:
-                    # -- QoS 2 out: PUBREC. The slot now holds PUBREL, which goes now (in
-                    # the order of the PUBRECs, MQTT-4.6.0-4) and on each reconnect until
-                    # PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. Plain publish()
-                    # returns after PUBCOMP (pid stays in ids).
-                    struct.pack_into("!BBH", b, 0, 0x62, 2, pid)
-                    self._slen[k] = 4 << 2
-                    self._send(b, 0, 4)
+                    self._slen[k] = 4 << 2  # the slot holds its PUBREL from now on
                 else:  # PUBACK or PUBCOMP: its message is done
                     ids[k] = 0
-            elif op == 0x50:
-                # PUBREC for an id not in the store (the broker kept it from an earlier
-                # run): its PUBREL all the same, or the broker holds that message for us.
-                struct.pack_into("!BBH", self._tx, 0, 0x62, 2, pid)
-                self._send(self._tx, 0, 4)
+            if op == 0x50:
+                # -- QoS 2 out: PUBREC. PUBREL goes now (in the order of the PUBRECs,
+                # MQTT-4.6.0-4), written into the slot, where it stays to go again on each
+                # reconnect until PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. For
+                # an id not in the store (the broker kept it from an earlier run) PUBREL
+                # goes from the transmit buffer all the same, or the broker would hold that
+                # message for us. Plain publish() returns after PUBCOMP (pid stays in ids).
+                struct.pack_into("!BBH", b, 0, 0x62, 2, pid)
+                self._send(b, 0, 4)
             # Acks come in order; while the oldest is acked, its slot moves to the back,
             # free. One out of order waits for those before it. pop(0) and append reuse
             # the lists' room.
