@@ -110,7 +110,8 @@ demo: $(STAMP)
 
 # ANCHORS=dir: a micropython-lib checkout (or its bare git dir) when mip has no internet;
 # MQTT_AS=dir: likewise a micropython-mqtt checkout (mqtt_as is left out without either).
-# strace counts socket writes; without it that column says n/a.
+# strace counts socket writes; without it that column says n/a. With LEANMQTT_SILICON (the
+# firmware and bootrom) the chip section runs too: cycles, RAM and heap on the emulated RP2040.
 bench: setup
 	@command -v strace >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq strace >/dev/null 2>&1; } || true
 	$(BIN)/python tools/bench.py $(if $(ANCHORS),--anchors $(ANCHORS)) $(if $(MQTT_AS),--mqtt-as $(MQTT_AS)) $(if $(JSON),--json $(JSON))

@@ -37,31 +37,35 @@ if what == "rates":
     raw0 = bytes([0x30, 2 + tl + pl, 0, tl]) + TOPIC + PAYLOAD
     raw1 = bytearray([0x32, 4 + tl + pl, 0, tl]) + TOPIC + b"\xff\xff" + PAYLOAD
     ack = bytearray(4)
+    # Three rounds, client then raw each time, and the best of each: on a loaded machine
+    # one round's share swings by half.
     for qos, count in ((0, n), (1, max(n // 20, 20))):
-        c.publish(TOPIC, PAYLOAD, qos=1)  # warm up, and start from an acked state
-        t = ticks_us()
-        for i in range(count):
-            c.publish(TOPIC, PAYLOAD, qos=qos)
-        dt = ticks_diff(ticks_us(), t)
-        print("qos%d_rate" % qos, count * 1000000 // max(dt, 1))
-        s = c.sock
-        s.setblocking(True)
-        t = ticks_us()
-        if qos == 0:
+        best = [0, 0]
+        for _ in range(3):
+            c.publish(TOPIC, PAYLOAD, qos=1)  # warm up, and start from an acked state
+            t = ticks_us()
             for i in range(count):
-                s.write(raw0)
-        else:  # packet id 0xFFFF: never one of the client's in this run
-            for i in range(count):
-                s.write(raw1)
-                got = 0
-                while got < 4:
-                    got += s.readinto(memoryview(ack)[got:])
-                if ack[0] != 0x40:
-                    raise OSError("raw: not a PUBACK")
-        dt = ticks_diff(ticks_us(), t)
-        print("qos%d_raw_rate" % qos, count * 1000000 // max(dt, 1))
-        if mod == "leanmqtt":
-            s.setblocking(False)  # as connect() left it
+                c.publish(TOPIC, PAYLOAD, qos=qos)
+            best[0] = max(best[0], count * 1000000 // max(ticks_diff(ticks_us(), t), 1))
+            s = c.sock
+            s.setblocking(True)
+            t = ticks_us()
+            if qos == 0:
+                for i in range(count):
+                    s.write(raw0)
+            else:  # packet id 0xFFFF: never one of the client's in this run
+                for i in range(count):
+                    s.write(raw1)
+                    got = 0
+                    while got < 4:
+                        got += s.readinto(memoryview(ack)[got:])
+                    if ack[0] != 0x40:
+                        raise OSError("raw: not a PUBACK")
+            best[1] = max(best[1], count * 1000000 // max(ticks_diff(ticks_us(), t), 1))
+            if mod == "leanmqtt":
+                s.setblocking(False)  # as connect() left it
+        print("qos%d_rate" % qos, best[0])
+        print("qos%d_raw_rate" % qos, best[1])
     c.disconnect()
 elif what == "alloc":
     # Heap bytes requested per publish: gc off, so nothing is reclaimed while counting.
