@@ -228,6 +228,7 @@ class MQTTClient:
         # one being written has left, and a PUBACK is written only after its PUBLISH was
         # delivered.
         self._tx = self._rx = bytearray(bufsize)
+        self._m = bufsize  # its length, for publish(): cheaper than len() on the chip
         if rxsize != bufsize:
             self._rx = bytearray(rxsize)
         # Where a packet comes in two pieces, the later ones are read here and copied to
@@ -276,9 +277,7 @@ class MQTTClient:
         self._delay = self._retry_t = 0
         self._pinging = False
         self._want = 0  # the ack a blocking call waits for, type << 16 | id; 0 once it came
-        # The topic last checked by publish(), its bytes as sent, their length; none yet
-        # (the client itself stands for no topic: None is a topic that must fail).
-        self._pc = (self,)
+        self._pc = [None] * 4  # the last bytes topics publish() checked (see there)
         self._rt = None  # the incoming topic last checked
         self.dropped = 0  # QoS 0 messages dropped while offline (reconnect=True)
         self.reconnects = 0
@@ -776,18 +775,26 @@ class MQTTClient:
         # until the deadline: nothing is dropped silently.
         # On a board the CPU is the cost: this path is written for the cycle counter (see
         # the README's chip figures), with no call it can do without.
-        t = self._pc
-        if topic is t[0]:  # checked before, and a bytes or str cannot have changed
-            tl = t[2]
-            t = t[1]
-        else:
-            t = self._topic(topic)
-            tl = len(t) if t else 2 + len(topic)  # with the topic's 2 length bytes
+        # A topic is checked once: the last four bytes topics checked are kept (references
+        # in a list made in __init__, so keeping one allocates nothing), and one equal to
+        # any of them (compared in C: the same object at once, else by content) is known
+        # good. A bytearray or memoryview is compared but never kept: it may change. A str
+        # is encoded first (that allocates: a bytes topic does not).
+        pc = self._pc
+        if topic is not pc[0]:  # the last one: no more to do
+            if topic.__class__ is str:
+                topic = topic.encode()
+            if topic not in pc:
+                _check_topic(topic, False)
+                if topic.__class__ is bytes:
+                    pc.pop()
+                    pc.insert(0, topic)
         if msg.__class__ is str:
             msg = msg.encode()
+        tl = len(topic)
         ml = len(msg)
         buf = self._tx
-        m = len(buf)  # bufsize: the store's slots are as long
+        m = self._m  # bufsize: the store's slots are as long
         s = self.sock
         dl = False  # the call's deadline is set (see below)
         if not qos:
@@ -799,7 +806,7 @@ class MQTTClient:
         else:
             if not 0 < qos < 3:  # QoS 2 takes a store slot like QoS 1, until PUBCOMP
                 raise ValueError("qos")
-            if 7 + tl + ml > m:
+            if 9 + tl + ml > m:
                 raise ValueError("bufsize")  # the store keeps whole packets, to resend them
             if not (s or self.reconnect):
                 raise OSError("offline")
@@ -828,22 +835,19 @@ class MQTTClient:
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5). The fixed
         # header of _header() and the string of _str(), written here: the calls cost more
         # than the work.
-        rl = tl + (qos and 2) + ml
+        rl = 2 + tl + (qos and 2) + ml
         if rl < 128:
             h = 3
             buf[3] = 0x30 | qos << 1 | retain
             buf[4] = rl
         else:
             h = _header(buf, 0x30 | qos << 1 | retain, rl)
-        i = 5 + tl
+        i = 7 + tl
         if i + 2 > m:
             raise ValueError("bufsize")  # as _str(): 2 bytes free behind, or it would grow
-        if t:
-            buf[5:i] = t
-        else:  # a bytearray or memoryview: as _str() does, allocating nothing
-            buf[5] = tl - 2 >> 8
-            buf[6] = tl - 2 & 255
-            buf[7:i] = topic
+        buf[5] = tl >> 8
+        buf[6] = tl & 255
+        buf[7:i] = topic
         if qos:
             # Never 0 (MQTT-2.3.1-1); unused, as the store holds fewer than 65535 (MQTT-2.3.1-2)
             self._pid = pid = self._pid % 65535 + 1
@@ -921,21 +925,6 @@ class MQTTClient:
                 self.dropped += 1
                 return False
         return True
-
-    def _topic(self, t):
-        # A topic name to publish to, checked (MQTT-4.7.3-1 and all of _check_topic). A
-        # bytes or str one is remembered, with its bytes as they go out (a string field,
-        # MQTT-1.5.3), which it returns: the next publish to the same object is not
-        # checked again. It costs two references and a copy of that one topic, made
-        # once per distinct topic object (and keeps that object alive). A bytearray or
-        # memoryview may change between calls: checked every time, nothing kept (None).
-        b = _bytes(t)
-        _check_topic(b, False)
-        if t.__class__ is bytes or t.__class__ is str:
-            n = len(b)
-            b = bytes((n >> 8, n & 255)) + b
-            self._pc = (t, b, n + 2)  # one attribute: each more makes every lookup dearer
-            return b
 
     def unsubscribe(self, topic):
         self.subscribe(topic, -1, 0xA2)
