@@ -501,10 +501,10 @@ class MQTTClient:
         p = self._p
         if not self.sock:  # closed under a wait loop
             raise OSError("offline")
-        p.modify(self.sock, event)
+        p.modify(self.sock, event)  # pyright: ignore[reportOptionalMemberAccess]
         if _CPY:
-            return bool(p.poll(max(timeout, 0)))
-        for _ in p.ipoll(max(timeout, 0)):
+            return bool(p.poll(max(timeout, 0)))  # pyright: ignore[reportOptionalMemberAccess]
+        for _ in p.ipoll(max(timeout, 0)):  # pyright: ignore[reportOptionalMemberAccess]
             return True
         return False
 
@@ -791,7 +791,7 @@ class MQTTClient:
                     pc.insert(0, topic)
         if msg.__class__ is str:
             msg = msg.encode()
-        tl = len(topic)
+        tl = len(topic)  # pyright: ignore[reportArgumentType] (None fails here: TypeError)
         ml = len(msg)
         buf = self._tx
         m = self._m  # bufsize: the store's slots are as long
@@ -847,7 +847,7 @@ class MQTTClient:
             raise ValueError("bufsize")  # as _str(): 2 bytes free behind, or it would grow
         buf[5] = tl >> 8
         buf[6] = tl & 255
-        buf[7:i] = topic
+        buf[7:i] = topic  # pyright: ignore[reportCallIssue, reportArgumentType]
         if qos:
             # Never 0 (MQTT-2.3.1-1); unused, as the store holds fewer than 65535 (MQTT-2.3.1-2)
             self._pid = pid = self._pid % 65535 + 1
