@@ -96,8 +96,13 @@ interop: setup brokers
 cluster: $(STAMP) rabbitmq haproxy
 	$(BIN)/python tools/cluster.py $(if $(NODES),--nodes $(NODES),--table)
 
+# The suite mostly waits (keepalives, outages, broker restarts: 2 min of CPU in 13 min), so
+# it runs in 4 workers; tests/conftest.py keeps each file in one worker (its fixtures, the
+# emulator, Home Assistant's venv), and the broker matrix in one group per broker.
+# WORKERS=0: one process, in order.
+WORKERS ?= 4
 test: setup brokers
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup) tests
 
 # The chip tests alone (LEANMQTT_SILICON: the folder with the rp2 firmware and the bootrom).
 test-chip: setup

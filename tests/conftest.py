@@ -14,6 +14,18 @@ from host.subscriber import Recorder  # noqa: E402
 DEVICE_TESTS = os.path.join(ROOT, "tests", "device")
 
 
+def pytest_collection_modifyitems(config, items):
+    # Under pytest-xdist (make test: --dist loadgroup) a group runs in one worker, in order.
+    # A file is a group: its module fixtures (a booted chip, a broker of each kind) are made
+    # once, and what it builds on disk (Home Assistant's venv, the stubs) by one process.
+    # The broker matrix is the longest file: one group per broker.
+    for item in items:
+        group = os.path.basename(str(item.fspath))
+        if group == "test_interop.py" and hasattr(item, "callspec"):
+            group += "-" + str(item.callspec.params.get("name"))
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def broker():
     b = Mosquitto().start()
