@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.join(ROOT, "device"))
 
 from host import mpy  # noqa: E402
 from host.broker import Mosquitto  # noqa: E402
+from host.proxy import FaultProxy  # noqa: E402
 from host.subscriber import Recorder  # noqa: E402
 
 DEVICE_TESTS = os.path.join(ROOT, "tests", "device")
@@ -31,6 +32,19 @@ def broker():
     b = Mosquitto().start()
     yield b
     b.close()
+
+
+@pytest.fixture
+def proxy(broker):
+    """The fault proxy (host/proxy.py) between the device and the broker."""
+    px = FaultProxy(broker.port)
+    yield px
+    px.close()
+
+
+def numbers(rec):
+    """The reading numbers a Recorder got on lean/seq."""
+    return {int(p) for t, p, q, r in rec.messages if t == "lean/seq"}
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from conftest import lines
+from conftest import numbers, lines
 from host.lines import Lines
-from host.proxy import DOWN, UP, FaultProxy
+from host.proxy import DOWN, UP
 from host.subscriber import Recorder
 
 KA = 2  # keepalive, seconds
@@ -17,17 +17,6 @@ TIMEOUT_MS = 1000  # the client's timeout in async_resilient.py
 # swallowed ack): the link task never blocks the loop there. Generous for a loaded machine;
 # a link task that waited in the core (poll(ms), a full store) would be late by 250+ ms.
 LATE_MS = 200
-
-
-@pytest.fixture
-def proxy(broker):
-    px = FaultProxy(broker.port)
-    yield px
-    px.close()
-
-
-def numbers(rec):
-    return {int(p) for t, p, q, r in rec.messages if t == "lean/seq"}
 
 
 def late(text, key):

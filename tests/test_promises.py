@@ -6,15 +6,8 @@ import pytest
 
 from conftest import lines
 from host.lines import Lines
-from host.proxy import DOWN, UP, FaultProxy
+from host.proxy import DOWN, UP
 from host.subscriber import Recorder, publish, publish_many
-
-
-@pytest.fixture
-def proxy(broker):
-    px = FaultProxy(broker.port)
-    yield px
-    px.close()
 
 
 def topic_of(p):

@@ -9,17 +9,10 @@ import pytest
 from conftest import lines
 from host.lines import Lines
 from host.peer import body_of
-from host.proxy import DOWN, UP, FaultProxy
+from host.proxy import DOWN, UP
 from host.subscriber import Recorder, publish_many
 
 KA = 2
-
-
-@pytest.fixture
-def proxy(broker):
-    px = FaultProxy(broker.port)
-    yield px
-    px.close()
 
 
 def pid_of(p):
@@ -171,7 +164,9 @@ def test_qos2_packets_split_at_every_offset_with_the_heap_locked(broker, proxy, 
     out = Lines(device_bg("qos2_split.py", proxy.port, reconnect, n))
     out.wait("ready")
     proxy.chop, proxy.pause = every_offset(), 0.02
-    proxy.reset_counts()
+    # Counts are not reset here: the device starts its six publishes as soon as it said
+    # "ready", and on a loaded machine a PUBCOMP came before a reset and went uncounted.
+    # Before "ready" only the warm-up's exchange passed (one PUBCOMP, no PUBREL down).
     publish_many(broker.port, "lean/q2split", [b"%08d" % i for i in range(n)], qos=2)
     text = out.finish(timeout=60)
     assert "locked 6 pending 0 connected True reconnects 0" in text, text
@@ -179,4 +174,4 @@ def test_qos2_packets_split_at_every_offset_with_the_heap_locked(broker, proxy, 
     ins = [pid_of(p) for p in proxy.packets(DOWN, "PUBLISH")]
     assert len(ins) == n and [pid_of(p) for p in proxy.packets(UP, "PUBREC")] == ins
     assert [pid_of(p) for p in proxy.packets(UP, "PUBCOMP")] == [pid_of(p) for p in proxy.packets(DOWN, "PUBREL")]
-    assert len(proxy.packets(DOWN, "PUBREL")) == n and len(proxy.packets(DOWN, "PUBCOMP")) == 6
+    assert len(proxy.packets(DOWN, "PUBREL")) == n and len(proxy.packets(DOWN, "PUBCOMP")) == 1 + 6

@@ -4,23 +4,12 @@ import time
 
 import pytest
 
-from conftest import lines
+from conftest import numbers, lines
 from host.lines import Lines
-from host.proxy import DOWN, UP, FaultProxy
+from host.proxy import DOWN, UP
 from host.subscriber import Recorder
 
 KA = 2  # keepalive, seconds: short, to keep the suite fast
-
-
-@pytest.fixture
-def proxy(broker):
-    px = FaultProxy(broker.port)
-    yield px
-    px.close()
-
-
-def numbers(rec):
-    return {int(p) for t, p, q, r in rec.messages if t == "lean/seq"}
 
 
 def test_silent_link_found_within_one_and_a_half_keepalives_when_idle(proxy, device_bg):
