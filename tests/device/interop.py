@@ -232,8 +232,14 @@ elif scenario == "restart":
     print("ready")
     pump(c, lambda: c.reconnects and c.isconnected(), 40000)
     c.publish(topic, b"after", qos=1)
-    pump(c, lambda: len(got) >= 2, 10000)
-    print("reconnects", c.reconnects, "got", *[m for t, m in got])
+    pump(c, lambda: any(m == b"after" for t, m in got), 10000)
+    # At least once: a "before" whose PUBACK the broker had not recorded when it went away
+    # comes again after the reconnect (seen with RabbitMQ). Each message once, in order.
+    seen = []
+    for t, m in got:
+        if m not in seen:
+            seen.append(m)
+    print("reconnects", c.reconnects, "got", *seen)
     c.disconnect()
     c.connect(clean_session=True)
     c.disconnect()
