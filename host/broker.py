@@ -57,6 +57,18 @@ class _Process:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def restart(self, sig=signal.SIGTERM, down=0.0):
+        # The port may linger in TIME_WAIT; Mosquitto sets SO_REUSEADDR, so it starts again.
+        self.stop(sig)
+        time.sleep(down)
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *a):
+        self.close()
+
 
 class Mosquitto(_Process):
     """One broker. `extra` is appended to the listener's config (TLS, passwords)."""
@@ -116,12 +128,6 @@ class Mosquitto(_Process):
         wait_port(self.port, proc=self.proc)
         return self
 
-    def restart(self, sig=signal.SIGTERM, down=0.0):
-        self.stop(sig)
-        time.sleep(down)
-        # The port may linger in TIME_WAIT; mosquitto sets SO_REUSEADDR, so start again.
-        return self.start()
-
     def log(self):
         try:
             with open(self.logfile) as f:
@@ -138,12 +144,6 @@ class Mosquitto(_Process):
         os.chmod(pw, 0o600)
         self.extra = "password_file %s" % pw
         return pw
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *a):
-        self.close()
 
 
 class Amqtt(_Process):
@@ -195,17 +195,6 @@ class Amqtt(_Process):
                                      stderr=open(os.path.join(self.dir, "log"), "ab"))
         wait_port(self.port, timeout=30, proc=self.proc)
         return self
-
-    def restart(self, sig=signal.SIGTERM, down=0.0):
-        self.stop(sig)
-        time.sleep(down)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *a):
-        self.close()
 
 
 def any_broker():

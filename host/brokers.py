@@ -74,17 +74,6 @@ class _Group(_Process):
             self.proc.wait()
         self.proc = None
 
-    def restart(self, sig=signal.SIGTERM, down=0.0):
-        self.stop(sig)
-        time.sleep(down)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *a):
-        self.close()
-
 
 class Aedes(_Group):
     name = "aedes"

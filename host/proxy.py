@@ -199,3 +199,15 @@ class FaultProxy:
                     dst.sendall(piece)
                 except OSError:
                     return
+
+
+def every_offset():
+    """A chop for the proxy: each packet in two pieces, split at the next offset for its size."""
+    seen = {}
+
+    def chop(p):
+        k = 1 + seen.get(len(p), 0) % (len(p) - 1)
+        seen[len(p)] = seen.get(len(p), 0) + 1
+        return [p[:k], p[k:]]
+
+    return chop

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import lines
 from host.lines import Lines
-from host.proxy import DOWN, UP
+from host.proxy import DOWN, UP, every_offset
 from host.subscriber import Recorder, publish, publish_many
 
 
@@ -142,17 +142,6 @@ def test_2_check_msg_never_waits_for_a_trickling_packet(broker, proxy, device_bg
 
 
 # -- C: no allocation on any path: packets split at every byte offset -------------------
-
-
-def every_offset():
-    seen = {}
-
-    def chop(p):
-        k = 1 + seen.get(len(p), 0) % (len(p) - 1)
-        seen[len(p)] = seen.get(len(p), 0) + 1
-        return [p[:k], p[k:]]
-
-    return chop
 
 
 @pytest.mark.parametrize("reconnect", [0, 1])

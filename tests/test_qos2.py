@@ -9,7 +9,7 @@ import pytest
 from conftest import lines
 from host.lines import Lines
 from host.peer import body_of
-from host.proxy import DOWN, UP
+from host.proxy import DOWN, UP, every_offset
 from host.subscriber import Recorder, publish_many
 
 KA = 2
@@ -142,18 +142,6 @@ def test_the_app_publishes_its_readings_at_qos2(broker, recorder, device):
     time.sleep(0.3)
     assert [json.loads(m[1])["seq"] for m in rec.messages] == list(range(1, 13))
     assert {m[2] for m in msgs} == {2}
-
-
-def every_offset():
-    """A chop for the proxy: each packet in two pieces, split at the next offset for its size."""
-    seen = {}
-
-    def chop(p):
-        k = 1 + seen.get(len(p), 0) % (len(p) - 1)
-        seen[len(p)] = seen.get(len(p), 0) + 1
-        return [p[:k], p[k:]]
-
-    return chop
 
 
 @pytest.mark.parametrize("reconnect", [0, 1])
