@@ -212,8 +212,9 @@ class MQTTClient:
         self.user = _bytes(user)
         self.password = _bytes(password)
         self.keepalive = keepalive
-        self.ssl = ssl
-        self.ssl_params = ssl_params  # with ssl=True, for ssl.wrap_socket (umqtt.simple's)
+        # An SSLContext (its wrap_socket is called); or umqtt.simple's older form, ssl=True
+        # with ssl_params for ssl.wrap_socket, kept as that dict.
+        self.ssl = (ssl_params or {}) if ssl is True else ssl
         self.reconnect = reconnect
         self.net_up = net_up  # board hook, run before each reconnect: False skips it
         self.log = log
@@ -228,7 +229,6 @@ class MQTTClient:
         # one being written has left, and a PUBACK is written only after its PUBLISH was
         # delivered.
         self._tx = self._rx = bytearray(bufsize)
-        self._m = bufsize  # its length, for publish(): cheaper than len() on the chip
         if rxsize != bufsize:
             self._rx = bytearray(rxsize)
         # Where a packet comes in two pieces, the later ones are read here and copied to
@@ -252,6 +252,7 @@ class MQTTClient:
         # whose ms bound only the wait for packets: writes get timeout). Set where each
         # public call starts, never per read or per step.
         self._dl = self._wdl = 0
+        self._due = 0  # the keepalive's work is not due before this (ticks; see _tick)
         # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
@@ -320,19 +321,19 @@ class MQTTClient:
             s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)
             s.settimeout(to / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
-            if self.ssl is True:  # umqtt.simple's older form: ssl=True, ssl_params={...}
+            if self.ssl.__class__ is dict:  # ssl=True, ssl_params={...} (see __init__)
                 import ssl
 
-                self.sock = s = ssl.wrap_socket(s, **(self.ssl_params or {}))
+                self.sock = s = ssl.wrap_socket(s, **self.ssl)  # pyright: ignore
             elif self.ssl:
-                self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)
+                self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)  # pyright: ignore
             s.setblocking(False)
             self._dl = self._wdl = ticks_add(ticks_ms(), to)
             if _CPY:
                 self.sock = s = _Stream(s)
             self._p = select.poll()
             self._p.register(s, 1)  # POLLIN
-            self._tx_t = self._rx_t = self._wt = ticks_ms()
+            self._tx_t = self._rx_t = self._wt = self._due = ticks_ms()
             self._pinging = False
             self._want = 0x20  # CONNACK, and nothing else, may come now (MQTT-3.2.0-1)
             # CONNECT, the first packet on the connection (MQTT-3.1.0-1): protocol name
@@ -509,88 +510,99 @@ class MQTTClient:
         return False
 
     def _recv(self):
-        # Reads one packet, or goes on with the one in progress, and acts on it; returns
-        # its type byte, or None while it is not whole by the call's deadline: what was
-        # read stays (self._got counts it) and the next call goes on from there, so a
-        # packet never desynchronises the stream, and check_msg() never waits for one.
+        # Reads what has come of the packet under way, never waiting, and acts on it once
+        # it is whole; returns its type byte, or None while it is not whole: what was read
+        # stays (_op, _rl, _got count it) and the next call goes on from there, so a packet
+        # in pieces never desynchronises the stream, and check_msg() never waits for one.
         # Whatever the broker may not send, or sends malformed, raises MQTTException: the
-        # caller drops the link. Bytes below rxsize land at their offset in rx: the first
-        # piece read there directly, later ones through _sc and copied (readinto takes no
-        # offset, and a memoryview slice allocates). Bytes past rxsize (a message too large,
-        # skipped) pass through rx, and its packet id is picked out on the way.
+        # caller drops the link. A packet's first read lands in rx; later pieces come
+        # through _sc and are copied to their place (readinto takes no offset, and a
+        # memoryview slice allocates). Bytes past rxsize (a message too large, skipped)
+        # pass through rx, its packet id picked out on the way. The common case, a packet
+        # that has come whole, is two reads.
+        s = self.sock
+        if not s:  # closed under a loop, by a callback say
+            raise OSError("offline")
         rx = self._rx
+        sc = self._sc
         m = len(rx)
-        while True:
-            op = self._op
-            g = self._got
-            if op:
-                rl = n = self._rl
-                if op & 0xF0 == 0x30:  # PUBLISH
-                    if self._cbing:
-                        # Not while the callback runs: its body waits in the socket.
+        op = self._op
+        g = self._got
+        if op:
+            rl = self._rl
+        else:
+            # The fixed header (MQTT-2.2): the type byte, then the remaining length in 1-4
+            # bytes of 7 bits, low first (MQTT-2.2.3); the first two in one read.
+            while g < 2 or rx[g - 1] > 127:
+                if g > 4:  # at most four length bytes
+                    raise MQTTException("bad packet", rx[0])
+                if g:
+                    r = s.readinto(sc, 1)  # pyright: ignore[reportOptionalMemberAccess]
+                    if r:
+                        rx[g] = sc[0]
+                else:
+                    r = s.readinto(rx, 2)  # pyright: ignore[reportOptionalMemberAccess]
+                if not r:
+                    self._got = g
+                    if r is None:
                         return None
-                    k = min(rl, m)
-                    if g == k:  # what fits in rx is in
-                        idl = op & 6 and 2  # a packet id follows the topic at QoS 1 and 2
-                        at = 2 + (rx[0] << 8 | rx[1]) + idl  # where the payload starts
-                        if at > rl:  # also when rl < 2: at is 2 at least
-                            raise MQTTException("bad packet", op)
-                        self._hp = at << 16
-                        if at <= m:
-                            self._hp |= idl and rx[at - 2] << 8 | rx[at - 1]
-                        # With a callback, the topic is checked as it is handed on (below),
-                        # once per distinct topic; a QoS 2 one here, before its id is taken.
-                        if rl <= m and (op & 4 or not self.cb):
-                            try:  # _check_topic's rules, in place (MQTT-4.7.3-1, -2, ...)
-                                _check_topic(rx, False, 2, at - idl)
-                            except ValueError:
-                                raise MQTTException("bad topic")
-                    elif g < k:
-                        n = k  # larger than rxsize: its start first, then read through
-            elif g > 1 and rx[g - 1] < 128:  # the fixed header is in (MQTT-2.2.3)
-                op = rx[0]
-                rl = 0
-                while g > 1:
-                    g -= 1
-                    rl = rl << 7 | rx[g] & 127
-                self._rx_t = ticks_ms()
-                if (op == 0x20) != (self._want == 0x20) or op < 0x20:
-                    # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol
-                    # error; and no broker sends types 0 or 1 (CONNECT).
+                    raise OSError("closed")
+                g += r
+            op = rx[0]
+            rl = 0
+            while g > 1:
+                g -= 1
+                rl = rl << 7 | rx[g] & 127
+            g = 0
+            self._rx_t = ticks_ms()
+            if (op == 0x20) != (self._want == 0x20) or op < 0x20:
+                # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol
+                # error; and no broker sends types 0 or 1 (CONNECT).
+                raise MQTTException("bad packet", op)
+            if op & 0xF0 == 0x30:
+                if op & 6 > 4:  # 3 is malformed (MQTT-3.3.1-4)
                     raise MQTTException("bad packet", op)
-                if op & 0xF0 == 0x30:
-                    if op & 6 > 4:  # 3 is malformed (MQTT-3.3.1-4)
-                        raise MQTTException("bad packet", op)
-                    if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
-                        raise MQTTException("too large", op)
-                elif rl > 3:
-                    raise MQTTException("bad packet", op)
-                self._op, self._rl, self._got = op, rl, 0
-                continue
-            elif g > 4:  # at most four length bytes (MQTT-2.2.3)
-                raise MQTTException("bad packet", rx[0])
-            else:
-                n = g + 1 if g > 1 else 2  # the type byte and one length byte, then more
-            if g >= n:
-                break
-            b = self._sc if 0 < g < m else rx
-            r = self.sock.readinto(b, min(n - g, len(b)))  # pyright: ignore[reportOptionalMemberAccess]
-            if r is None:
-                if not self._wait(ticks_diff(self._dl, ticks_ms())):
-                    return None
-            elif r:
-                if b is not rx:
+                if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
+                    raise MQTTException("too large", op)
+            elif rl > 3:
+                raise MQTTException("bad packet", op)
+        pub = op & 0xF0 == 0x30
+        # Not while the callback runs: a PUBLISH's body waits in the socket (see below).
+        r = None if pub and self._cbing else 1
+        k = min(rl, m)  # what is kept in rx
+        while r and g < k:
+            if g:
+                r = s.readinto(sc, min(k - g, 16))  # pyright: ignore[reportOptionalMemberAccess]
+                if r:
                     for j in range(r):
-                        rx[g + j] = b[j]
-                elif g >= m:
+                        rx[g + j] = sc[j]
+            else:
+                r = s.readinto(rx, k)  # pyright: ignore[reportOptionalMemberAccess]
+            g += r or 0
+        if r and pub:
+            if g == k:
+                idl = op & 6 and 2  # a packet id follows the topic at QoS 1 and 2
+                at = 2 + (rx[0] << 8 | rx[1]) + idl  # where the payload starts
+                if at > rl:  # also when rl < 2: at is 2 at least
+                    raise MQTTException("bad packet", op)
+                p = 0  # the packet id's bytes that are in rx; the rest come below
+                for j in range(at - 2, min(at, m)):
+                    p = p << 8 | rx[j]
+                self._hp = at << 16 | p
+            while r and g < rl:  # past rxsize: skipped, through rx
+                r = s.readinto(rx, min(rl - g, m))  # pyright: ignore[reportOptionalMemberAccess]
+                if r:
                     a = (self._hp >> 16) - 2  # where the packet id is in the packet
                     for j in range(max(a, g), min(a + 2, g + r)):
                         self._hp = self._hp & -65536 | (self._hp << 8 | rx[j - g]) & 65535
-                self._got = g + r
-            else:
+                    g += r
+        if not r:
+            self._op, self._rl, self._got = op, rl, g
+            if r == 0:
                 raise OSError("closed")
+            return None
         self._op = self._got = 0  # whole; rx is free again once a message is copied out
-        if op & 0xF0 == 0x30:
+        if pub:
             # The message goes to the callback, then its PUBACK out. The callback is a
             # guest: none starts while one runs, so none nests in another (a PUBLISH that
             # comes meanwhile waits in the socket, above), PUBACKs leave in the order their
@@ -602,6 +614,20 @@ class MQTTClient:
             hp = self._hp
             at = hp >> 16
             pid = hp & 65535
+            e = at - (op & 6 and 2)  # where the topic ends
+            # The topic, by the rules of _check_topic (MQTT-4.7.3-1, -2, ...), in place: once
+            # per distinct topic, as one equal to the last one handed on (compared in C, no
+            # copy) was checked when it first came. A topic longer than rx is skipped
+            # with its message, unread.
+            t = None
+            if rl <= m:
+                t = self._rt
+                if not (t and len(t) == e - 2 and rx.startswith(t, 2)):
+                    try:
+                        _check_topic(rx, False, 2, e)
+                    except ValueError:
+                        raise MQTTException("bad topic")
+                    t = None
             # -- QoS 2 in (MQTT-4.3.3-2): an id still waiting for its PUBREL is a message
             # already delivered: it is acked again, not delivered again. A new one needs a
             # free place in the table, or it could not be told from its resend: without
@@ -623,19 +649,10 @@ class MQTTClient:
             if rl > m:
                 self.log("mqtt:", "too large", rl)
             elif self.cb and not dup:
-                # The topic: when it is the last message's (compared in place: C, no copy),
-                # the same bytes object again, checked when it first came; else copied out,
-                # checked by the rules of _check_topic (MQTT-4.7.3-1, -2, ...) and
-                # remembered instead: one reference of RAM, to a topic of at most rxsize.
-                e = at - (op & 6 and 2)  # where the topic ends
-                t = self._rt
-                if not (t and len(t) == e - 2 and rx.startswith(t, 2)):
-                    t = bytes(rx[2:e])
-                    try:
-                        _check_topic(t, False)
-                    except ValueError:
-                        raise MQTTException("bad topic")
-                    self._rt = t
+                # The topic handed on is the last one's bytes object again, or a copy of
+                # this new one, remembered instead: one reference of RAM, at most rxsize.
+                if t is None:
+                    t = self._rt = bytes(rx[2:e])
                 msg = bytes(rx[at:rl])
                 dl, wdl = self._dl, self._wdl  # the caller's deadline, after the callback's
                 self._cbing = True
@@ -651,9 +668,18 @@ class MQTTClient:
             # would hold one of the broker's in-flight places for us until a reconnect, and
             # a few (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
             # (MQTT-4.3.3-2), the same way, in the same order (MQTT-4.6.0-3).
-            if op & 6 and self.sock:
-                struct.pack_into("!BBH", self._tx, 0, 0x30 + (op & 6) * 8, 2, pid)
-                self._send(self._tx, 0, 4)
+            s = self.sock
+            if op & 6 and s:
+                b = self._tx
+                b[0] = 0x30 + (op & 6) * 8
+                b[1] = 2
+                b[2] = pid >> 8
+                b[3] = pid & 255
+                w = s.write(b, 0, 4)  # pyright: ignore[reportCallIssue]
+                if w == 4:
+                    self._tx_t = self._rx_t
+                else:  # the socket is full: _send waits for room
+                    self._send(b, w or 0, 4 - (w or 0))
             return op
         pid = rx[0] << 8 | rx[1]
         # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
@@ -666,7 +692,7 @@ class MQTTClient:
             # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
             ids = self._spid
             b = self._tx
-            if pid in ids:
+            if ids[0] == pid or pid in ids:  # the oldest first: the common case
                 k = ids.index(pid)
                 b = self._slot[k]
                 f = b[self._slen[k] & 3]
@@ -690,13 +716,16 @@ class MQTTClient:
             # Acks come in order; while the oldest is acked, its slot moves to the back,
             # free. One out of order waits for those before it. pop(0) and append reuse
             # the lists' room.
-            while self._n and not ids[0]:
-                ids.append(ids.pop(0))
-                self._slot.append(self._slot.pop(0))
-                self._slen.append(self._slen.pop(0))
-                self._n -= 1
+            n = self._n
+            while n and not ids[0]:
+                n -= 1
+                if n:  # none left in flight: no order to keep
+                    ids.append(ids.pop(0))
+                    self._slot.append(self._slot.pop(0))
+                    self._slen.append(self._slen.pop(0))
                 if self.outbox:
                     self.outbox.ack()
+            self._n = n
             if self.outbox:
                 self.outbox.feed(self)
         elif op == 0x62 and rl == 2:
@@ -732,39 +761,57 @@ class MQTTClient:
         self._send(b"\xc0\0\xe0\0", 0, 2)
 
     def _step(self):
-        # Waits for a packet until the call's deadline (K/8 at most) and handles it; then
-        # the keepalive's work. The broker wants a packet from us within each
-        # keepalive (MQTT-3.1.2-23), or drops us after one and a half (MQTT-3.1.2-24); we
-        # want proof that the link lives: any packet from the broker is proof, so PINGREQ
-        # goes out only after a keepalive with nothing sent or nothing heard. While QoS 1
-        # flows and is acked, no PINGREQ at all. An ack K/2 late, with nothing heard
-        # meanwhile, is not yet proof of a dead link (a slow broker, a loaded cluster
-        # node): it sends a PINGREQ, and only a PINGRESP K/2 late, with nothing else heard,
-        # drops the link. A silent link is found within 1.5 K idle (K of quiet, PINGREQ,
-        # K/2), within K with QoS 1 in flight. An ack that the broker, answering pings,
-        # still owes after 4 K (a lost PUBACK) drops the link too: only a reconnect makes
-        # it resend what it holds, and us what we hold (MQTT-4.4.0-1).
-        op = None
-        r = self._rto
-        if self._wait(min(ticks_diff(self._dl, ticks_ms()), r >> 2)):
-            op = self._recv()
-            if not self.sock:
-                return op
+        # Handles a packet that has come, or waits for one until the call's deadline (K/8
+        # at most) and handles it; then the keepalive's work, when due. Returns the packet
+        # type handled, or None.
+        op = self._recv()
+        if op is None:
+            if self._wait(min(ticks_diff(self._dl, ticks_ms()), self._rto >> 2)):
+                op = self._recv()
+            t = ticks_ms()
+        else:
+            t = self._rx_t  # when its header came: no need of the time to the ms
+        if self.sock and ticks_diff(t, self._due) >= 0:
+            self._tick()
+        return op
+
+    def _tick(self):
+        # The keepalive. The broker wants a packet from us within each keepalive
+        # (MQTT-3.1.2-23), or drops us after one and a half (MQTT-3.1.2-24); we want proof
+        # that the link lives: any packet from the broker is proof, so PINGREQ goes out
+        # only after a keepalive with nothing sent or nothing heard. While QoS 1 flows and
+        # is acked, no PINGREQ at all. An ack K/2 late, with nothing heard meanwhile, is
+        # not yet proof of a dead link (a slow broker, a loaded cluster node): it sends a
+        # PINGREQ, and only a PINGRESP K/2 late, with nothing else heard, drops the link.
+        # A silent link is found within 1.5 K idle (K of quiet, PINGREQ, K/2), within K
+        # with QoS 1 in flight. An ack that the broker, answering pings, still owes after
+        # 4 K (a lost PUBACK) drops the link too: only a reconnect makes it resend what it
+        # holds, and us what we hold (MQTT-4.4.0-1).
         now = ticks_ms()
+        r = self._rto
         k = self.keepalive * 1000
         p = self._pinging
-        quiet = ticks_diff(now, self._rx_t) > r
+        heard = ticks_diff(now, self._rx_t)
         owed = (self._n or self._want) and ticks_diff(now, self._wt)  # since the last ack
         # The owed ack is checked whether a PINGREQ is out or not: a caller that services
         # the link only when the socket is readable (leanmqtt_async) never sees the short
         # moment between PINGREQ and PINGRESP.
-        if owed > 8 * r or p and quiet and ticks_diff(now, p) > r:
+        if owed > 8 * r or p and heard > r and ticks_diff(now, p) > r:
             raise OSError("no reply")
-        if not p and (quiet and owed > r or k and (
-            ticks_diff(now, self._tx_t) >= k or ticks_diff(now, self._rx_t) >= k
-        )):
+        sent = ticks_diff(now, self._tx_t)
+        if not p and (heard > r and owed > r or k and (sent >= k or heard >= k)):
             self.ping()
-        return op
+            sent = 0
+        # Nothing above can hold before r after the last packet heard, k after the last
+        # one sent, or r after the ack owed was due: until the first of these, _step does
+        # not come here (the clocks only move on, and an ack owed from later is due later).
+        # Past one of them (a quiet link), every step comes.
+        d = r - heard
+        if k and k - sent < d:
+            d = k - sent
+        if owed and r - owed < d:
+            d = r - owed
+        self._due = ticks_add(now, d)
 
     # -- messages ----------------------------------------------------------------------
 
@@ -794,7 +841,7 @@ class MQTTClient:
         tl = len(topic)  # pyright: ignore[reportArgumentType] (None fails here: TypeError)
         ml = len(msg)
         buf = self._tx
-        m = self._m  # bufsize: the store's slots are as long
+        m = len(buf)  # bufsize: the store's slots are as long
         s = self.sock
         dl = False  # the call's deadline is set (see below)
         if not qos:
@@ -854,10 +901,10 @@ class MQTTClient:
             buf[i] = pid >> 8
             buf[i + 1] = pid & 255
             i += 2
-        whole = i + ml <= m
-        if whole:
+        if i + ml <= m:
             buf[i : i + ml] = msg
             i += ml
+            ml = 0  # all in buf
         if qos:
             if self.outbox:
                 # Durable before True (False: the outbox is full and refuses), then sent
@@ -879,46 +926,40 @@ class MQTTClient:
             # One write takes the packet but when the socket is full: then the rest waits
             # for room, by this call's deadline (set only now: no wait, no deadline).
             w = s.write(buf, h, n)  # pyright: ignore[reportCallIssue, reportOptionalMemberAccess]
-            if w == n and whole:
+            if w == n and not ml:
                 self._tx_t = ticks_ms()
             else:
                 if not dl:
                     self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
                     dl = True
                 self._send(buf, h + (w or 0), n - (w or 0))
-                if not whole:
+                if ml:
                     self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
             if qos and not (self.reconnect or self._cbing):
                 # Plain mode: return once the PUBACK (QoS 2: PUBCOMP) came, as
                 # umqtt.simple does. QoS 1: when no packet is half read and the next one
                 # is this PUBACK (the common case), it is read and acted on here, as
                 # _recv() would: two reads, no call. Anything else is left where _recv()
-                # goes on with it: the bytes read counted in _got, at the start of rx.
-                if qos == 1 and not (self._op or self._got):
-                    rx = self._rx
+                # goes on with it: what was read counted in _op, _rl and _got.
+                rx = self._rx
+                if qos == 1 and self._n == 1 and not (self._op or self._got):
                     r = s.readinto(rx, 2)  # pyright: ignore[reportCallIssue, reportOptionalMemberAccess]
                     if r == 2 and rx[0] == 0x40 and rx[1] == 2:  # PUBACK (MQTT-3.4)
                         self._rx_t = ticks_ms()
                         r = s.readinto(rx, 2)  # pyright: ignore[reportCallIssue, reportOptionalMemberAccess]
-                        if r == 2 and rx[0] << 8 | rx[1] == pid and self._n == 1:
-                            # its message, the only one in flight: done
+                        if r == 2 and rx[0] << 8 | rx[1] == pid:  # its message: done
                             self._n = self._spid[0] = 0
                             return True
-                        elif r == 0:
-                            raise OSError("closed")
-                        else:  # its header read, its id read or to come: _recv's
-                            self._op, self._rl, self._got = 0x40, 2, r or 0
-                    elif r:
-                        self._rx_t = ticks_ms()
-                        self._got = r
-                    elif r is not None:
-                        raise OSError("closed")
-                if pid in self._spid and not dl:
-                    self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
+                        self._op, self._rl = 0x40, 2
+                    self._got = r or 0  # None: nothing came yet; 0: _recv() finds it closed
                 while pid in self._spid:
-                    if ticks_diff(self._dl, ticks_ms()) <= 0:
-                        raise OSError("no reply")
-                    self._step()
+                    if self._recv() is None:  # the ack came: then no deadline is needed
+                        if not dl:
+                            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
+                            dl = True
+                        if ticks_diff(self._dl, ticks_ms()) <= 0:
+                            raise OSError("no reply")
+                        self._step()
         except (OSError, MQTTException) as e:
             self._fail(e)
             if not qos:  # resilient mode: the message did not go out

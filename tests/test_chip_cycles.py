@@ -28,10 +28,12 @@ sys.path.insert(0, ROOT)
 from tools import bench  # noqa: E402
 from tools.build import mpy_cross  # noqa: E402
 
-# Measured on the merge of issue 14's fast paths onto QoS 2, the outbox hooks and the asyncio
-# API (2026-12-02: 27,028 / 48,004 / 91,866 / 104,601), plus 1.4-2%: the QoS 0 and QoS 1
-# ceilings are also below umqtt.simple's 27,517 and 49,637 on the same firmware.
-CEILING = {"cycles_qos0": 27400, "cycles_qos1": 49000, "cycles_recv0": 96000, "cycles_recv1": 112000}
+# The QoS 0 and QoS 1 publish ceilings are umqtt.simple's own figures on the same firmware
+# (27,517 and 49,637, the goal of issue 14: at most umqtt.simple's); the receive ceilings are
+# the figures measured on 2026-12-02 (non-blocking _recv, keepalive when due: 69,834 and
+# 75,871) plus 3%. The counts move by up to 3% with changes elsewhere in the module (where
+# the instance's attributes and the qstrs fall in MicroPython's map cache), not by timing.
+CEILING = {"cycles_qos0": 27517, "cycles_qos1": 49637, "cycles_recv0": 72000, "cycles_recv1": 78000}
 
 
 @pytest.fixture(scope="module")
