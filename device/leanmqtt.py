@@ -602,6 +602,8 @@ class MQTTClient:
                 raise OSError("closed")
             return None
         self._op = self._got = 0  # whole; rx is free again once a message is copied out
+        ack = 0  # the ack to send back (its type byte), written in b with pid
+        b = self._tx
         if pub:
             # The message goes to the callback, then its PUBACK out. The callback is a
             # guest: none starts while one runs, so none nests in another (a PUBLISH that
@@ -668,85 +670,85 @@ class MQTTClient:
             # would hold one of the broker's in-flight places for us until a reconnect, and
             # a few (Mosquitto: 20) stop all QoS 1 delivery to us. QoS 2: PUBREC instead
             # (MQTT-4.3.3-2), the same way, in the same order (MQTT-4.6.0-3).
+            ack = op & 6 and 0x30 + (op & 6) * 8
+        else:
+            pid = rx[0] << 8 | rx[1]
+            # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
+            # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
+            if (op == 0x40 or op == 0x50 or op == 0x70) and rl == 2:
+                # PUBACK, PUBREC, PUBCOMP. Free slots hold 0, so a match is in flight (ids are
+                # never 0). A slot's first byte says which ack it waits for: a QoS 1 PUBLISH
+                # its PUBACK, a QoS 2 one its PUBREC, a PUBREL (0x62) its PUBCOMP; another ack
+                # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
+                # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
+                ids = self._spid
+                if ids[0] == pid or pid in ids:  # the oldest first: the common case
+                    k = ids.index(pid)
+                    b = self._slot[k]
+                    f = b[self._slen[k] & 3]
+                    w = 0x70 if f == 0x62 else 0x30 + (f & 6) * 8  # the ack this slot waits for
+                    if w != op and not (op == 0x50 and w == 0x70):  # PUBREC again: PUBREL again
+                        raise MQTTException("bad packet", op)
+                    self._wt = self._rx_t  # progress: the clock of what is owed starts again
+                    if op == 0x50:
+                        self._slen[k] = 4 << 2  # the slot holds its PUBREL from now on
+                    else:  # PUBACK or PUBCOMP: its message is done
+                        ids[k] = 0
+                if op == 0x50:
+                    # -- QoS 2 out: PUBREC. PUBREL goes now (in the order of the PUBRECs,
+                    # MQTT-4.6.0-4), written into the slot, where it stays to go again on each
+                    # reconnect until PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. For
+                    # an id not in the store (the broker kept it from an earlier run) PUBREL
+                    # goes from the transmit buffer all the same, or the broker would hold that
+                    # message for us. Plain publish() returns after PUBCOMP (pid stays in ids).
+                    ack = 0x62
+                # Acks come in order; while the oldest is acked, its slot moves to the back,
+                # free. One out of order waits for those before it. pop(0) and append reuse
+                # the lists' room.
+                n = self._n
+                while n and not ids[0]:
+                    n -= 1
+                    if n:  # none left in flight: no order to keep
+                        ids.append(ids.pop(0))
+                        self._slot.append(self._slot.pop(0))
+                        self._slen.append(self._slen.pop(0))
+                    if self.outbox:
+                        self.outbox.ack()
+                self._n = n
+                if self.outbox:
+                    self.outbox.feed(self)
+            elif op == 0x62 and rl == 2:
+                # -- QoS 2 in: PUBREL (flags 0010, MQTT-3.6.1-1: 0x60 is refused below). The
+                # message is done: its id is free, and PUBCOMP goes back, also for an id we
+                # do not hold (a PUBREL resent after our PUBCOMP was lost).
+                rel = self._rel
+                if rel and pid in rel:
+                    rel[rel.index(pid)] = 0
+                ack = 0x70
+            elif op == 0xD0 and rl == 0:  # PINGRESP
+                self._pinging = False
+            elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
+                if self._want == op << 16 | pid:
+                    # the ack that subscribe() or unsubscribe() waits for; -1: refused
+                    self._want = -(op == 0x90 and rx[2] == 0x80)
+            elif op == 0x20 and rl == 2 and not rx[0] & 0xFE:
+                self._want = 0  # CONNACK, in connect(); its other flags are reserved (3.2.2.1)
+            else:
+                raise MQTTException("bad packet", op)
+        if ack:
+            # The ack's 4 bytes, then one write (_send waits for room when the socket is
+            # full). Written into b also without a link: a PUBREL stays in its slot.
+            b[0] = ack
+            b[1] = 2
+            b[2] = pid >> 8
+            b[3] = pid & 255
             s = self.sock
-            if op & 6 and s:
-                b = self._tx
-                b[0] = 0x30 + (op & 6) * 8
-                b[1] = 2
-                b[2] = pid >> 8
-                b[3] = pid & 255
+            if s:
                 w = s.write(b, 0, 4)  # pyright: ignore[reportCallIssue]
                 if w == 4:
                     self._tx_t = self._rx_t
-                else:  # the socket is full: _send waits for room
+                else:
                     self._send(b, w or 0, 4 - (w or 0))
-            return op
-        pid = rx[0] << 8 | rx[1]
-        # The type byte is compared whole, so wrong flags are refused (MQTT-2.2.2-2); any
-        # protocol violation closes the connection (MQTT-4.8.0-1), done by the caller.
-        if (op == 0x40 or op == 0x50 or op == 0x70) and rl == 2:
-            # PUBACK, PUBREC, PUBCOMP. Free slots hold 0, so a match is in flight (ids are
-            # never 0). A slot's first byte says which ack it waits for: a QoS 1 PUBLISH
-            # its PUBACK, a QoS 2 one its PUBREC, a PUBREL (0x62) its PUBCOMP; another ack
-            # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
-            # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
-            ids = self._spid
-            b = self._tx
-            if ids[0] == pid or pid in ids:  # the oldest first: the common case
-                k = ids.index(pid)
-                b = self._slot[k]
-                f = b[self._slen[k] & 3]
-                w = 0x70 if f == 0x62 else 0x30 + (f & 6) * 8  # the ack this slot waits for
-                if w != op and not (op == 0x50 and w == 0x70):  # PUBREC again: PUBREL again
-                    raise MQTTException("bad packet", op)
-                self._wt = self._rx_t  # progress: the clock of what is owed starts again
-                if op == 0x50:
-                    self._slen[k] = 4 << 2  # the slot holds its PUBREL from now on
-                else:  # PUBACK or PUBCOMP: its message is done
-                    ids[k] = 0
-            if op == 0x50:
-                # -- QoS 2 out: PUBREC. PUBREL goes now (in the order of the PUBRECs,
-                # MQTT-4.6.0-4), written into the slot, where it stays to go again on each
-                # reconnect until PUBCOMP (MQTT-4.3.3-1): its PUBLISH is gone for good. For
-                # an id not in the store (the broker kept it from an earlier run) PUBREL
-                # goes from the transmit buffer all the same, or the broker would hold that
-                # message for us. Plain publish() returns after PUBCOMP (pid stays in ids).
-                struct.pack_into("!BBH", b, 0, 0x62, 2, pid)
-                self._send(b, 0, 4)
-            # Acks come in order; while the oldest is acked, its slot moves to the back,
-            # free. One out of order waits for those before it. pop(0) and append reuse
-            # the lists' room.
-            n = self._n
-            while n and not ids[0]:
-                n -= 1
-                if n:  # none left in flight: no order to keep
-                    ids.append(ids.pop(0))
-                    self._slot.append(self._slot.pop(0))
-                    self._slen.append(self._slen.pop(0))
-                if self.outbox:
-                    self.outbox.ack()
-            self._n = n
-            if self.outbox:
-                self.outbox.feed(self)
-        elif op == 0x62 and rl == 2:
-            # -- QoS 2 in: PUBREL (flags 0010, MQTT-3.6.1-1: 0x60 is refused below). The
-            # message is done: its id is free, and PUBCOMP goes back, also for an id we
-            # do not hold (a PUBREL resent after our PUBCOMP was lost).
-            rel = self._rel
-            if rel and pid in rel:
-                rel[rel.index(pid)] = 0
-            struct.pack_into("!BBH", self._tx, 0, 0x70, 2, pid)
-            self._send(self._tx, 0, 4)
-        elif op == 0xD0 and rl == 0:  # PINGRESP
-            self._pinging = False
-        elif op == 0x90 and rl == 3 or op == 0xB0 and rl == 2:  # SUBACK, UNSUBACK
-            if self._want == op << 16 | pid:
-                # the ack that subscribe() or unsubscribe() waits for; -1: refused
-                self._want = -(op == 0x90 and rx[2] == 0x80)
-        elif op == 0x20 and rl == 2 and not rx[0] & 0xFE:
-            self._want = 0  # CONNACK, in connect(); its other flags are reserved (3.2.2.1)
-        else:
-            raise MQTTException("bad packet", op)
         return op
 
     # -- keepalive and waiting for replies ---------------------------------------------
