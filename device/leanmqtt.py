@@ -524,7 +524,6 @@ class MQTTClient:
         if not s:  # closed under a loop, by a callback say
             raise OSError("offline")
         rx = self._rx
-        sc = self._sc
         m = len(rx)
         op = self._op
         g = self._got
@@ -537,6 +536,7 @@ class MQTTClient:
                 if g > 4:  # at most four length bytes
                     raise MQTTException("bad packet", rx[0])
                 if g:
+                    sc = self._sc
                     r = s.readinto(sc, 1)  # pyright: ignore[reportOptionalMemberAccess]
                     if r:
                         rx[g] = sc[0]
@@ -569,9 +569,10 @@ class MQTTClient:
         pub = op & 0xF0 == 0x30
         # Not while the callback runs: a PUBLISH's body waits in the socket (see below).
         r = None if pub and self._cbing else 1
-        k = min(rl, m)  # what is kept in rx
+        k = rl if rl < m else m  # what is kept in rx
         while r and g < k:
             if g:
+                sc = self._sc
                 r = s.readinto(sc, min(k - g, 16))  # pyright: ignore[reportOptionalMemberAccess]
                 if r:
                     for j in range(r):
@@ -585,9 +586,13 @@ class MQTTClient:
                 at = 2 + (rx[0] << 8 | rx[1]) + idl  # where the payload starts
                 if at > rl:  # also when rl < 2: at is 2 at least
                     raise MQTTException("bad packet", op)
-                p = 0  # the packet id's bytes that are in rx; the rest come below
-                for j in range(at - 2, min(at, m)):
-                    p = p << 8 | rx[j]
+                # The packet id (QoS 1 and 2; for QoS 0 this is unused): the bytes of it
+                # that are in rx, the rest picked out below.
+                p = 0
+                if at <= m:
+                    p = rx[at - 2] << 8 | rx[at - 1]
+                elif at == m + 1:
+                    p = rx[m - 1]
                 self._hp = at << 16 | p
             while r and g < rl:  # past rxsize: skipped, through rx
                 r = s.readinto(rx, min(rl - g, m))  # pyright: ignore[reportOptionalMemberAccess]
@@ -1048,10 +1053,10 @@ class MQTTClient:
         self._wdl = ticks_add(t, self._to)
         try:
             while True:
-                left = ticks_diff(end, ticks_ms())
                 if not self.sock:
                     if not self.reconnect:
                         raise OSError("offline")
+                    left = ticks_diff(end, ticks_ms())
                     # Offline: sleep toward the next attempt rather than spin; after
                     # disconnect() there is no next attempt.
                     if self._clean is None:  # after disconnect(): nothing to redial
@@ -1079,14 +1084,14 @@ class MQTTClient:
                 self._dl = end
                 r = self._step()
                 if r is None:
-                    if op is not None or left <= 0:
+                    if op is not None or ticks_diff(end, ticks_ms()) <= 0:
                         break
                 else:
                     op = r
-                    end = ticks_ms()  # then only what has already come
                     most -= 1
                     if most < 1 or self._err or not self.sock:
                         break
+                    end = ticks_ms()  # then only what has already come
         except (OSError, MQTTException) as e:
             self._fail(e)
         e = self._err

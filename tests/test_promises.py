@@ -179,6 +179,23 @@ def test_8_a_topic_longer_than_rxsize_is_skipped_logged_and_acked(broker, proxy,
     assert len(pubs) == 2 and acks == pubs, (pubs, acks)  # the skipped one acked too
 
 
+def test_8_the_packet_id_of_a_skipped_message_is_acked_wherever_it_falls(broker, proxy, device_bg):
+    # rxsize 32: a message too large is skipped, and its packet id is read wherever it falls:
+    # inside rx (topic of 27 or 28 bytes), across its end (29: one byte in rx, one after it),
+    # or past it (30, 31). The ids are past 255 (300 messages first), so both bytes count.
+    out = Lines(device_bg("promises.py", "straddle", proxy.port))
+    out.wait("ready")
+    publish_many(broker.port, "lean/n", [b"x"] * 300, qos=1)
+    for n in (27, 28, 29, 30, 31):
+        publish(broker.port, "lean/" + "t" * (n - 5), b"p" * 40, qos=1)
+    publish(broker.port, "lean/ok", b"fine", qos=1)
+    text = out.finish(timeout=30)
+    assert "got 301 reconnects 0 connected True" in text, text
+    pubs = [pid_of_publish(p) for p in proxy.packets(DOWN, "PUBLISH") if p[0] & 6]
+    acks = [p[2] << 8 | p[3] for p in proxy.packets(UP, "PUBACK")]
+    assert len(pubs) == 306 and max(pubs) > 255 and acks == pubs, (pubs[-8:], acks[-8:])
+
+
 def test_10_a_message_that_fits_rxsize_is_delivered_past_max_skip(broker, device_bg):
     out = Lines(device_bg("promises.py", "bigfit", broker.port))
     out.wait("ready")

@@ -101,6 +101,17 @@ elif mode == "longtopic":  # 8: a topic longer than rxsize is skipped, logged an
     while ticks_diff(end, ticks_ms()) > 0 and b"lean/ok" not in got:
         c.poll(50)
     print("got", got, "reconnects", c.reconnects, "connected", c.isconnected())
+elif mode == "straddle":  # 8: the packet id of a skipped message, wherever it falls
+    c = MQTTClient("dev-straddle", "127.0.0.1", port, keepalive=30, timeout=2, rxsize=32,
+                   reconnect=True, log=log)
+    c.set_callback(lambda t, m: got.append(t))
+    c.connect()
+    c.subscribe(b"lean/#", 1)
+    print("ready")
+    end = ticks_ms() + 10000
+    while ticks_diff(end, ticks_ms()) > 0 and b"lean/ok" not in got:
+        c.poll(50)
+    print("got", len(got), "reconnects", c.reconnects, "connected", c.isconnected())
 elif mode == "bigfit":  # 10: a message that fits rxsize is delivered, past max_skip too
     c = MQTTClient("dev-bigfit", "127.0.0.1", port, keepalive=30, timeout=2, rxsize=70000,
                    reconnect=True, log=log)
