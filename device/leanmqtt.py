@@ -555,18 +555,15 @@ class MQTTClient:
                 rl = rl << 7 | rx[g] & 127
             g = 0
             self._rx_t = ticks_ms()
-            if (op == 0x20) != (self._want == 0x20) or op < 0x20:
-                # CONNACK comes first (MQTT-3.2.0-1), once: a second one is a protocol
-                # error; and no broker sends types 0 or 1 (CONNECT).
-                raise MQTTException("bad packet", op)
-            if op & 0xF0 == 0x30:
-                if op & 6 > 4:  # 3 is malformed (MQTT-3.3.1-4)
-                    raise MQTTException("bad packet", op)
-                if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
-                    raise MQTTException("too large", op)
-            elif rl > 3:
-                raise MQTTException("bad packet", op)
         pub = op & 0xF0 == 0x30
+        # What the fixed header says is checked before the rest is read (again when a
+        # packet goes on: the same answer). CONNACK comes first (MQTT-3.2.0-1), once: a
+        # second one is a protocol error; no broker sends types 0 or 1 (CONNECT); QoS 3 is
+        # malformed (MQTT-3.3.1-4); no packet but PUBLISH is longer than 3.
+        if (op == 0x20) != (self._want == 0x20) or op < 0x20 or (op & 6 > 4 if pub else rl > 3):
+            raise MQTTException("bad packet", op)
+        if rl > m and rl > self.max_skip:  # refused before reading: nothing allocated
+            raise MQTTException("too large", op)
         # Not while the callback runs: a PUBLISH's body waits in the socket (see below).
         r = None if pub and self._cbing else 1
         k = rl if rl < m else m  # what is kept in rx
