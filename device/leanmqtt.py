@@ -108,45 +108,45 @@ def _bytes(s):
     return s.encode() if isinstance(s, str) else s
 
 
-def _check_topic(t, filter, a=0, e=-1):
+def _check_topic(t, filter, off=0, e=-1):
     # 1..65535 bytes (MQTT-4.7.3-1, MQTT-4.7.3-3) of well-formed UTF-8 without surrogates
     # (MQTT-1.5.3-1; for names, filters and the will topic: MQTT-3.3.2-1, MQTT-3.8.3-1,
     # MQTT-3.10.3-1, MQTT-3.1.3-10), no U+0000 (MQTT-1.5.3-2, MQTT-4.7.3-2). A topic name,
     # the will's too, has no wildcards (MQTT-3.3.2-2, MQTT-4.7.1-1). In a filter '#' is
-    # last and alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3).
-    # Loops over bytes do not allocate in MicroPython. t[a:e] is checked (an incoming
-    # topic in place in the receive buffer: a slice would allocate).
+    # last and alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3):
+    # each comes at the start of a level, and after it nothing, or '/' after '+'.
+    # Loops over bytes do not allocate in MicroPython. t[off:e] is checked (an incoming
+    # topic in place in the receive buffer: a slice would allocate). Returns t.
     if e < 0:
         e = len(t)
     bad = False
     prev = 47  # '/'
-    need = lo = hi = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode 3-7)
-    for i in range(a, e):
+    need = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode 3-7)
+    for i in range(off, e):
         c = t[i]
-        if need:
+        if prev == 35 or prev == 43 and c != 47:  # after '#' or '+' (see above)
+            bad = True
+        elif need:
             bad = not lo <= c <= hi
             need -= 1
-            lo, hi = 0x80, 0xBF
+            lo = 0x80
+            hi = 0xBF
         elif c > 127:
-            # C2-DF lead 2 bytes, E0-EF 3, F0-F4 4; 80-C1 and F5-FF lead nothing. After
-            # E0 and F0 no overlong form, after ED no surrogate, after F4 no more than
-            # U+10FFFF.
+            # C2-DF lead 2 bytes, E0-EF 3, F0-F4 4; 80-C1 and F5-FF lead nothing. The
+            # next byte is in 80..BF, but after E0 and F0 no overlong form (A0.., 90..),
+            # after ED no surrogate (..9F), after F4 no more than U+10FFFF (..8F).
             need = (c > 0xC1) + (c > 0xDF) + (c > 0xEF) - 9 * (c > 0xF4)
             bad = need < 1
-            lo = 0xA0 if c == 0xE0 else 0x90 if c == 0xF0 else 0x80
-            hi = 0x9F if c == 0xED else 0x8F if c == 0xF4 else 0xBF
-        else:
-            bad = c == 0 or (c == 35 or c == 43) and (
-                not filter
-                or prev != 47
-                or c == 35 and i != e - 1
-                or c == 43 and i + 1 < e and t[i + 1] != 47
-            )
+            lo = 0x80 + 0x20 * (c == 0xE0) + 0x10 * (c == 0xF0)
+            hi = 0xBF - 0x20 * (c == 0xED) - 0x30 * (c == 0xF4)
+        else:  # '#' (35) and '+' (43) only in a filter, at the start of a level
+            bad = c == 0 or (c == 35 or c == 43) and not (filter and prev == 47)
         if bad:
             break
         prev = c
-    if bad or need or not 0 < e - a < 65536:
+    if bad or need or e <= off or e - off > 65535:
         raise ValueError("bad topic", t)
+    return t
 
 
 def _header(buf, op, n):
@@ -169,11 +169,12 @@ def _str(buf, off, s):
     # 2 bytes free behind it (a packet id or a QoS byte may follow): assigning past the end
     # would grow the buffer, that is, allocate.
     n = len(s)
-    if off + 4 + n > len(buf):
+    e = off + 2 + n  # where it ends
+    if e + 2 > len(buf):
         raise ValueError("bufsize")
     struct.pack_into("!H", buf, off, n)
-    buf[off + 2 : off + 2 + n] = s
-    return off + 2 + n
+    buf[off + 2 : e] = s
+    return e
 
 
 class MQTTClient:
@@ -423,12 +424,11 @@ class MQTTClient:
         # DISCONNECT, then close at once (MQTT-3.14.4-1, MQTT-3.14.4-2); the broker drops
         # the will (MQTT-3.1.2-10).
         self._clean = None
-        if self.sock:
-            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-            try:
-                self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping()
-            except OSError:
-                pass
+        self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
+        try:
+            self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping(); offline: OSError
+        except OSError:
+            pass
         self._fail()
 
     def isconnected(self):
