@@ -291,27 +291,24 @@ class MQTTClient:
         self.cb = f  # f(topic, msg), both bytes
 
     def set_last_will(self, topic, msg, retain=False, qos=0):
-        topic = _bytes(topic)
-        _check_topic(topic, False)
-        if not 0 <= qos <= 2:  # 3 is not (MQTT-3.1.2-14); a QoS 2 will is the broker's work
+        if qos < 0 or qos > 2:  # 3 is not (MQTT-3.1.2-14); a QoS 2 will is the broker's work
             raise ValueError("qos")
         # CONNECT's will flags, QoS and retain bits (MQTT-3.1.2-9, -11, -13, -15), and the
         # will topic and message that follow the client id (MQTT-3.1.3-1)
-        self._will = (4 | qos << 3 | retain << 5, topic, _bytes(msg))
+        self._will = (4 | qos << 3 | retain << 5, _check_topic(_bytes(topic), False), _bytes(msg))
 
     # -- the connection ----------------------------------------------------------------
 
     def connect(self, clean_session=True, timeout=None):
         # Returns the session-present flag. A refusal raises MQTTException(code, reason).
         # With reconnect=True network trouble is logged, and poll() retries with backoff.
-        cid, user, pswd, lw = self.client_id, self.user, self.password, self._will
-        if not cid and not clean_session:
+        if not (self.client_id or clean_session):
             raise ValueError("client_id")  # empty needs clean_session (MQTT-3.1.3-7)
-        if pswd and not user:
+        if self.password and not self.user:
             raise ValueError("password")  # not without a user name (MQTT-3.1.2-22)
         self._clean = clean_session
         self._fail()
-        to = self._to if timeout is None else int(timeout * 1000)
+        timeout = self._to if timeout is None else int(timeout * 1000)  # now in ms
         self.sock = s = socket.socket()
         try:
             # Every write is a whole packet, so Nagle only delays: a QoS 1 PUBLISH right
@@ -320,21 +317,22 @@ class MQTTClient:
             # whose lwIP sockets ignore the level and take a literal 1 as an unknown option
             # (Nagle stayed on, silently). Hence the module's constant where it has one.
             s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)
-            s.settimeout(to / 1000)
+            s.settimeout(timeout / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
-            if self.ssl.__class__ is dict:  # ssl=True, ssl_params={...} (see __init__)
-                import ssl
-
-                self.sock = s = ssl.wrap_socket(s, **self.ssl)  # pyright: ignore
-            elif self.ssl:
-                self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)  # pyright: ignore
+            ssl = self.ssl
+            if ssl.__class__ is dict:  # ssl=True, ssl_params={...} (see __init__)
+                s = __import__("ssl").wrap_socket(s, **ssl)  # pyright: ignore
+            elif ssl:
+                s = ssl.wrap_socket(s, server_hostname=self.server)  # pyright: ignore
+            self.sock = s  # closed by _fail() from now on, the TLS layer with it
             s.setblocking(False)
-            self._dl = self._wdl = ticks_add(ticks_ms(), to)
+            t = ticks_ms()
+            self._dl = self._wdl = ticks_add(t, timeout)
             if _CPY:
                 self.sock = s = _Stream(s)
             self._p = select.poll()
             self._p.register(s, 1)  # POLLIN
-            self._tx_t = self._rx_t = self._wt = self._due = ticks_ms()
+            self._tx_t = self._rx_t = self._wt = self._due = t
             self._pinging = False
             self._want = 0x20  # CONNACK, and nothing else, may come now (MQTT-3.2.0-1)
             # CONNECT, the first packet on the connection (MQTT-3.1.0-1): protocol name
@@ -345,33 +343,32 @@ class MQTTClient:
             # user name and password exactly when their flags are (MQTT-3.1.2-18,
             # MQTT-3.1.2-19, MQTT-3.1.2-20, MQTT-3.1.2-21).
             f = clean_session << 1
-            fields = [cid]
-            if lw:
-                f |= lw[0]
-                fields += lw[1:]
-            if user:
+            fields = [self.client_id]
+            if self._will:
+                f |= self._will[0]
+                fields += self._will[1:]
+            if self.user:
                 f |= 0x80
-                fields.append(user)
-            if pswd:
+                fields += [self.user]
+            if self.password:
                 f |= 0x40
-                fields.append(pswd)
-            rl = 10
+                fields += [self.password]
+            n = 17  # the buffer it needs: header 5, then 10, the fields, and 2 spare (_str)
             for x in fields:
-                rl += 2 + len(x)
-            buf = self._tx if rl + 7 <= len(self._tx) else bytearray(rl + 7)
-            buf[5:12] = b"\0\x04MQTT\x04"
-            buf[12] = f
-            struct.pack_into("!H", buf, 13, self.keepalive)
+                n += 2 + len(x)
+            buf = self._tx if n <= len(self._tx) else bytearray(n)
+            buf[5:11] = b"\0\x04MQTT"
+            struct.pack_into("!BBH", buf, 11, 4, f, self.keepalive)  # level, flags, keepalive
             i = 15
             for x in fields:
                 i = _str(buf, i, x)
-            h = _header(buf, 0x10, rl)
+            h = _header(buf, 0x10, i - 5)
             self._send(buf, h, i - h)
             while self._want:  # CONNACK is due within timeout
                 if not self._wait(ticks_diff(self._dl, ticks_ms())):
                     raise OSError("no CONNACK")
                 self._recv()
-            sp, rc = self._rx[0], self._rx[1]
+            rc = self._rx[1]
             if rc:
                 # the return codes of table 3.1
                 raise MQTTException(rc, (
@@ -379,36 +376,41 @@ class MQTTClient:
                     "|bad user name or password|not authorized|refused"
                 ).split("|")[min(rc, 6)])
             self._delay = 0
+            sp = self._rx[0]  # session present
             # -- QoS 2 in: a broker without our session will not send the PUBRELs we
-            # wait for, and may use those ids again for new messages: forget them.
-            if not sp and self._rel:
-                for k in range(len(self._rel)):
-                    self._rel[k] = 0
+            # wait for, and may use those ids again for new messages: forget them. The
+            # table is made again, empty, by the re-subscription below of a QoS 2 filter
+            # (subscribe), or by the first QoS 2 message (_recv).
+            if not sp:
+                self._rel = None
             # Resend what was never acked, in order, with the same packet id and DUP set
             # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). A QoS 2 slot that
             # had its PUBREC holds its PUBREL (0x62) instead: that goes again, never the
             # PUBLISH (MQTT-4.3.3-1), in the order of the PUBRECs (MQTT-4.6.0-4). First: a message
             # that arrives during the re-subscription below runs the callback, and what it
             # publishes goes out once, as new.
-            for k in range(self._n):
-                if self._spid[k]:
-                    b, n = self._slot[k], self._slen[k]
-                    if b[n & 3] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
-                        b[n & 3] |= 8
-                    self._send(b, n & 3, n >> 2)
+            for i in range(self._n):
+                if self._spid[i]:
+                    buf = self._slot[i]
+                    n = self._slen[i]  # the packet's length << 2 | where it starts
+                    h = n & 3
+                    if buf[h] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
+                        buf[h] |= 8
+                    self._send(buf, h, n >> 2)
             if self.outbox:
                 self.outbox.feed(self)  # then what it holds: at boot, the last run's first
             # What the broker has not acked is made again; when it has no session for us
             # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
             # Within what is left of the deadline: a SUBACK later than that leaves its
             # subscription marked unacked, made again on the next connection.
-            for t in list(self._subs):
-                q = self._subs[t]
+            subs = self._subs
+            for t in list(subs):
+                q = subs[t]
                 if q < 0:  # an UNSUBSCRIBE not acked
                     if sp:
                         self.subscribe(t, -1, 0xA2, True)
                     else:
-                        del self._subs[t]
+                        del subs[t]
                 elif q > 3 or not sp:  # a SUBSCRIBE not acked, or the session lost
                     self.subscribe(t, q & 3, 0x82, True)
             return sp
@@ -977,25 +979,24 @@ class MQTTClient:
         # connect()'s deadline, and a network error goes to connect()). Offline, only
         # remembered. The packet is made first: one that does not fit raises ValueError
         # before anything is remembered or sent.
-        topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
-        _check_topic(topic, True)
-        if op == 0x82 and not 0 <= qos <= 2:
+        topic = _check_topic(bytes(_bytes(topic)), True)  # a dict key below: bytearray is unhashable
+        if op == 0x82 and (qos < 0 or qos > 2):
             raise ValueError("qos")
         if qos == 2 and self._rel is None:  # QoS 2 in: its table, made once (see __init__)
             self._rel = [0] * self._reln
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
-        h = _header(buf, op, 4 + len(topic) + (qos >= 0))
         self._pid = pid = self._pid % 65535 + 1
         struct.pack_into("!H", buf, 5, pid)
         i = _str(buf, 7, topic)
         if qos >= 0:
             buf[i] = qos
             i += 1
+        h = _header(buf, op, i - 5)  # the body is in place: the header ends at 5
         subs = self._subs
         if not again:
-            subs[topic] = qos | 4 if qos >= 0 else -1
+            subs[topic] = qos | 4  # an UNSUBSCRIBE stays -1 (-1 | 4 is -1)
         mark = subs.get(topic)
         if not self.sock:
             return
