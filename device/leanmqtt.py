@@ -156,10 +156,10 @@ def _header(buf, op, n):
     # where the variable header starts; returns where the packet starts.
     if n > 268435455:
         raise ValueError("too large")
-    i = 3 if n < 128 else 2 if n < 16384 else 1 if n < 2097152 else 0
+    i = 3 - (n > 127) - (n > 16383) - (n > 2097151)  # 1 length byte up to 127, 2 ...
     buf[i] = op
     for j in range(i + 1, 5):
-        buf[j] = n & 127 | (128 if j < 4 else 0)
+        buf[j] = n & 127 | (j < 4) << 7  # 128: more bytes follow, on all but the last
         n >>= 7
     return i
 
@@ -203,9 +203,9 @@ class MQTTClient:
         outbox=None,
     ):
         # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every call.
-        if not 0 <= keepalive < 65536:
+        if keepalive >> 16:  # not in 0..65535 (a negative number shifts to -1)
             raise ValueError("keepalive")
-        if inflight < 1 or qos2_in < 1 or min(bufsize, rxsize) < 8:  # an ack fits, with room
+        if min(inflight, qos2_in, bufsize - 7, rxsize - 7) < 1:  # buffers of 8: an ack fits, with room
             raise ValueError("size")
         self.client_id = _bytes(client_id)
         self.server = server
@@ -258,9 +258,7 @@ class MQTTClient:
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
         # in RAM, so not across resets.
-        self._slot = []
-        for _ in range(inflight):
-            self._slot.append(bytearray(bufsize))
+        self._slot = list(map(bytearray, [bufsize] * inflight))  # a bytearray(bufsize) each
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._n = self._pid = 0
@@ -982,7 +980,7 @@ class MQTTClient:
         topic = _check_topic(bytes(_bytes(topic)), True)  # a dict key below: bytearray is unhashable
         if op == 0x82 and (qos < 0 or qos > 2):
             raise ValueError("qos")
-        if qos == 2 and self._rel is None:  # QoS 2 in: its table, made once (see __init__)
+        if qos == 2 and not self._rel:  # QoS 2 in: its table, made once (see __init__)
             self._rel = [0] * self._reln
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
@@ -1002,14 +1000,13 @@ class MQTTClient:
             return
         if not again:
             self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-        op += 0x0E  # the ack: SUBACK 0x90, UNSUBACK 0xB0
         try:
             self._send(buf, h, i - h)
             if self._cbing:
                 return  # in the callback: not waited for; remembered as unacked
             if not (self._n or self._want):
                 self._wt = ticks_ms()  # the reply clock starts
-            self._want = op << 16 | pid
+            self._want = op + 0x0E << 16 | pid  # the ack: SUBACK 0x90, UNSUBACK 0xB0
             while self._want > 0:
                 if ticks_diff(self._dl, ticks_ms()) <= 0:
                     if again or self.reconnect:
