@@ -108,45 +108,45 @@ def _bytes(s):
     return s.encode() if isinstance(s, str) else s
 
 
-def _check_topic(t, filter, a=0, e=-1):
+def _check_topic(t, filter, off=0, e=-1):
     # 1..65535 bytes (MQTT-4.7.3-1, MQTT-4.7.3-3) of well-formed UTF-8 without surrogates
     # (MQTT-1.5.3-1; for names, filters and the will topic: MQTT-3.3.2-1, MQTT-3.8.3-1,
     # MQTT-3.10.3-1, MQTT-3.1.3-10), no U+0000 (MQTT-1.5.3-2, MQTT-4.7.3-2). A topic name,
     # the will's too, has no wildcards (MQTT-3.3.2-2, MQTT-4.7.1-1). In a filter '#' is
-    # last and alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3).
-    # Loops over bytes do not allocate in MicroPython. t[a:e] is checked (an incoming
-    # topic in place in the receive buffer: a slice would allocate).
+    # last and alone in its level (MQTT-4.7.1-2), '+' fills a whole level (MQTT-4.7.1-3):
+    # each comes at the start of a level, and after it nothing, or '/' after '+'.
+    # Loops over bytes do not allocate in MicroPython. t[off:e] is checked (an incoming
+    # topic in place in the receive buffer: a slice would allocate). Returns t.
     if e < 0:
         e = len(t)
     bad = False
     prev = 47  # '/'
-    need = lo = hi = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode 3-7)
-    for i in range(a, e):
+    need = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode 3-7)
+    for i in range(off, e):
         c = t[i]
-        if need:
+        if prev == 35 or prev == 43 and c != 47:  # after '#' or '+' (see above)
+            bad = True
+        elif need:
             bad = not lo <= c <= hi
             need -= 1
-            lo, hi = 0x80, 0xBF
+            lo = 0x80
+            hi = 0xBF
         elif c > 127:
-            # C2-DF lead 2 bytes, E0-EF 3, F0-F4 4; 80-C1 and F5-FF lead nothing. After
-            # E0 and F0 no overlong form, after ED no surrogate, after F4 no more than
-            # U+10FFFF.
+            # C2-DF lead 2 bytes, E0-EF 3, F0-F4 4; 80-C1 and F5-FF lead nothing. The
+            # next byte is in 80..BF, but after E0 and F0 no overlong form (A0.., 90..),
+            # after ED no surrogate (..9F), after F4 no more than U+10FFFF (..8F).
             need = (c > 0xC1) + (c > 0xDF) + (c > 0xEF) - 9 * (c > 0xF4)
             bad = need < 1
-            lo = 0xA0 if c == 0xE0 else 0x90 if c == 0xF0 else 0x80
-            hi = 0x9F if c == 0xED else 0x8F if c == 0xF4 else 0xBF
-        else:
-            bad = c == 0 or (c == 35 or c == 43) and (
-                not filter
-                or prev != 47
-                or c == 35 and i != e - 1
-                or c == 43 and i + 1 < e and t[i + 1] != 47
-            )
+            lo = 0x80 + 0x20 * (c == 0xE0) + 0x10 * (c == 0xF0)
+            hi = 0xBF - 0x20 * (c == 0xED) - 0x30 * (c == 0xF4)
+        else:  # '#' (35) and '+' (43) only in a filter, at the start of a level
+            bad = c == 0 or (c == 35 or c == 43) and not (filter and prev == 47)
         if bad:
             break
         prev = c
-    if bad or need or not 0 < e - a < 65536:
+    if bad or need or e <= off or e - off > 65535:
         raise ValueError("bad topic", t)
+    return t
 
 
 def _header(buf, op, n):
@@ -156,10 +156,10 @@ def _header(buf, op, n):
     # where the variable header starts; returns where the packet starts.
     if n > 268435455:
         raise ValueError("too large")
-    i = 3 if n < 128 else 2 if n < 16384 else 1 if n < 2097152 else 0
+    i = 3 - (n > 127) - (n > 16383) - (n > 2097151)  # 1 length byte up to 127, 2 ...
     buf[i] = op
     for j in range(i + 1, 5):
-        buf[j] = n & 127 | (128 if j < 4 else 0)
+        buf[j] = n & 127 | (j < 4) << 7  # 128: more bytes follow, on all but the last
         n >>= 7
     return i
 
@@ -169,11 +169,12 @@ def _str(buf, off, s):
     # 2 bytes free behind it (a packet id or a QoS byte may follow): assigning past the end
     # would grow the buffer, that is, allocate.
     n = len(s)
-    if off + 4 + n > len(buf):
+    e = off + 2 + n  # where it ends
+    if e + 2 > len(buf):
         raise ValueError("bufsize")
     struct.pack_into("!H", buf, off, n)
-    buf[off + 2 : off + 2 + n] = s
-    return off + 2 + n
+    buf[off + 2 : e] = s
+    return e
 
 
 class MQTTClient:
@@ -202,9 +203,9 @@ class MQTTClient:
         outbox=None,
     ):
         # keepalive in seconds, 16 bits (MQTT-3.1.2-23); timeout (s) bounds every call.
-        if not 0 <= keepalive < 65536:
+        if keepalive >> 16:  # not in 0..65535 (a negative number shifts to -1)
             raise ValueError("keepalive")
-        if inflight < 1 or qos2_in < 1 or min(bufsize, rxsize) < 8:  # an ack fits, with room
+        if min(inflight, qos2_in, bufsize - 7, rxsize - 7) < 1:  # buffers of 8: an ack fits, with room
             raise ValueError("size")
         self.client_id = _bytes(client_id)
         self.server = server
@@ -257,9 +258,7 @@ class MQTTClient:
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
         # in RAM, so not across resets.
-        self._slot = []
-        for _ in range(inflight):
-            self._slot.append(bytearray(bufsize))
+        self._slot = list(map(bytearray, [bufsize] * inflight))  # a bytearray(bufsize) each
         self._spid = [0] * inflight  # packet id in each slot, 0 once acked
         self._slen = [0] * inflight  # its length << 2 | where it starts (0-3)
         self._n = self._pid = 0
@@ -290,27 +289,24 @@ class MQTTClient:
         self.cb = f  # f(topic, msg), both bytes
 
     def set_last_will(self, topic, msg, retain=False, qos=0):
-        topic = _bytes(topic)
-        _check_topic(topic, False)
-        if not 0 <= qos <= 2:  # 3 is not (MQTT-3.1.2-14); a QoS 2 will is the broker's work
+        if qos < 0 or qos > 2:  # 3 is not (MQTT-3.1.2-14); a QoS 2 will is the broker's work
             raise ValueError("qos")
         # CONNECT's will flags, QoS and retain bits (MQTT-3.1.2-9, -11, -13, -15), and the
         # will topic and message that follow the client id (MQTT-3.1.3-1)
-        self._will = (4 | qos << 3 | retain << 5, topic, _bytes(msg))
+        self._will = (4 | qos << 3 | retain << 5, _check_topic(_bytes(topic), False), _bytes(msg))
 
     # -- the connection ----------------------------------------------------------------
 
     def connect(self, clean_session=True, timeout=None):
         # Returns the session-present flag. A refusal raises MQTTException(code, reason).
         # With reconnect=True network trouble is logged, and poll() retries with backoff.
-        cid, user, pswd, lw = self.client_id, self.user, self.password, self._will
-        if not cid and not clean_session:
+        if not (self.client_id or clean_session):
             raise ValueError("client_id")  # empty needs clean_session (MQTT-3.1.3-7)
-        if pswd and not user:
+        if self.password and not self.user:
             raise ValueError("password")  # not without a user name (MQTT-3.1.2-22)
         self._clean = clean_session
         self._fail()
-        to = self._to if timeout is None else int(timeout * 1000)
+        timeout = self._to if timeout is None else int(timeout * 1000)  # now in ms
         self.sock = s = socket.socket()
         try:
             # Every write is a whole packet, so Nagle only delays: a QoS 1 PUBLISH right
@@ -319,21 +315,22 @@ class MQTTClient:
             # whose lwIP sockets ignore the level and take a literal 1 as an unknown option
             # (Nagle stayed on, silently). Hence the module's constant where it has one.
             s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)
-            s.settimeout(to / 1000)
+            s.settimeout(timeout / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
-            if self.ssl.__class__ is dict:  # ssl=True, ssl_params={...} (see __init__)
-                import ssl
-
-                self.sock = s = ssl.wrap_socket(s, **self.ssl)  # pyright: ignore
-            elif self.ssl:
-                self.sock = s = self.ssl.wrap_socket(s, server_hostname=self.server)  # pyright: ignore
+            ssl = self.ssl
+            if ssl.__class__ is dict:  # ssl=True, ssl_params={...} (see __init__)
+                s = __import__("ssl").wrap_socket(s, **ssl)  # pyright: ignore
+            elif ssl:
+                s = ssl.wrap_socket(s, server_hostname=self.server)  # pyright: ignore
+            self.sock = s  # closed by _fail() from now on, the TLS layer with it
             s.setblocking(False)
-            self._dl = self._wdl = ticks_add(ticks_ms(), to)
+            t = ticks_ms()
+            self._dl = self._wdl = ticks_add(t, timeout)
             if _CPY:
                 self.sock = s = _Stream(s)
             self._p = select.poll()
             self._p.register(s, 1)  # POLLIN
-            self._tx_t = self._rx_t = self._wt = self._due = ticks_ms()
+            self._tx_t = self._rx_t = self._wt = self._due = t
             self._pinging = False
             self._want = 0x20  # CONNACK, and nothing else, may come now (MQTT-3.2.0-1)
             # CONNECT, the first packet on the connection (MQTT-3.1.0-1): protocol name
@@ -344,33 +341,32 @@ class MQTTClient:
             # user name and password exactly when their flags are (MQTT-3.1.2-18,
             # MQTT-3.1.2-19, MQTT-3.1.2-20, MQTT-3.1.2-21).
             f = clean_session << 1
-            fields = [cid]
-            if lw:
-                f |= lw[0]
-                fields += lw[1:]
-            if user:
+            fields = [self.client_id]
+            if self._will:
+                f |= self._will[0]
+                fields += self._will[1:]
+            if self.user:
                 f |= 0x80
-                fields.append(user)
-            if pswd:
+                fields += [self.user]
+            if self.password:
                 f |= 0x40
-                fields.append(pswd)
-            rl = 10
+                fields += [self.password]
+            n = 17  # the buffer it needs: header 5, then 10, the fields, and 2 spare (_str)
             for x in fields:
-                rl += 2 + len(x)
-            buf = self._tx if rl + 7 <= len(self._tx) else bytearray(rl + 7)
-            buf[5:12] = b"\0\x04MQTT\x04"
-            buf[12] = f
-            struct.pack_into("!H", buf, 13, self.keepalive)
+                n += 2 + len(x)
+            buf = self._tx if n <= len(self._tx) else bytearray(n)
+            buf[5:11] = b"\0\x04MQTT"
+            struct.pack_into("!BBH", buf, 11, 4, f, self.keepalive)  # level, flags, keepalive
             i = 15
             for x in fields:
                 i = _str(buf, i, x)
-            h = _header(buf, 0x10, rl)
+            h = _header(buf, 0x10, i - 5)
             self._send(buf, h, i - h)
             while self._want:  # CONNACK is due within timeout
                 if not self._wait(ticks_diff(self._dl, ticks_ms())):
                     raise OSError("no CONNACK")
                 self._recv()
-            sp, rc = self._rx[0], self._rx[1]
+            rc = self._rx[1]
             if rc:
                 # the return codes of table 3.1
                 raise MQTTException(rc, (
@@ -378,36 +374,41 @@ class MQTTClient:
                     "|bad user name or password|not authorized|refused"
                 ).split("|")[min(rc, 6)])
             self._delay = 0
+            sp = self._rx[0]  # session present
             # -- QoS 2 in: a broker without our session will not send the PUBRELs we
-            # wait for, and may use those ids again for new messages: forget them.
-            if not sp and self._rel:
-                for k in range(len(self._rel)):
-                    self._rel[k] = 0
+            # wait for, and may use those ids again for new messages: forget them. The
+            # table is made again, empty, by the re-subscription below of a QoS 2 filter
+            # (subscribe), or by the first QoS 2 message (_recv).
+            if not sp:
+                self._rel = None
             # Resend what was never acked, in order, with the same packet id and DUP set
             # (MQTT-4.4.0-1, MQTT-2.3.1-3, MQTT-3.3.1-1, MQTT-4.6.0-1). A QoS 2 slot that
             # had its PUBREC holds its PUBREL (0x62) instead: that goes again, never the
             # PUBLISH (MQTT-4.3.3-1), in the order of the PUBRECs (MQTT-4.6.0-4). First: a message
             # that arrives during the re-subscription below runs the callback, and what it
             # publishes goes out once, as new.
-            for k in range(self._n):
-                if self._spid[k]:
-                    b, n = self._slot[k], self._slen[k]
-                    if b[n & 3] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
-                        b[n & 3] |= 8
-                    self._send(b, n & 3, n >> 2)
+            for i in range(self._n):
+                if self._spid[i]:
+                    buf = self._slot[i]
+                    n = self._slen[i]  # the packet's length << 2 | where it starts
+                    h = n & 3
+                    if buf[h] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
+                        buf[h] |= 8
+                    self._send(buf, h, n >> 2)
             if self.outbox:
                 self.outbox.feed(self)  # then what it holds: at boot, the last run's first
             # What the broker has not acked is made again; when it has no session for us
             # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
             # Within what is left of the deadline: a SUBACK later than that leaves its
             # subscription marked unacked, made again on the next connection.
-            for t in list(self._subs):
-                q = self._subs[t]
+            subs = self._subs
+            for t in list(subs):
+                q = subs[t]
                 if q < 0:  # an UNSUBSCRIBE not acked
                     if sp:
                         self.subscribe(t, -1, 0xA2, True)
                     else:
-                        del self._subs[t]
+                        del subs[t]
                 elif q > 3 or not sp:  # a SUBSCRIBE not acked, or the session lost
                     self.subscribe(t, q & 3, 0x82, True)
             return sp
@@ -423,12 +424,11 @@ class MQTTClient:
         # DISCONNECT, then close at once (MQTT-3.14.4-1, MQTT-3.14.4-2); the broker drops
         # the will (MQTT-3.1.2-10).
         self._clean = None
-        if self.sock:
-            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-            try:
-                self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping()
-            except OSError:
-                pass
+        self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
+        try:
+            self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping(); offline: OSError
+        except OSError:
+            pass
         self._fail()
 
     def isconnected(self):
@@ -981,38 +981,36 @@ class MQTTClient:
         # connect()'s deadline, and a network error goes to connect()). Offline, only
         # remembered. The packet is made first: one that does not fit raises ValueError
         # before anything is remembered or sent.
-        topic = bytes(_bytes(topic))  # a dict key below: bytearray is unhashable
-        _check_topic(topic, True)
-        if op == 0x82 and not 0 <= qos <= 2:
+        topic = _check_topic(bytes(_bytes(topic)), True)  # a dict key below: bytearray is unhashable
+        if op == 0x82 and (qos < 0 or qos > 2):
             raise ValueError("qos")
-        if qos == 2 and self._rel is None:  # QoS 2 in: its table, made once (see __init__)
+        if qos == 2 and not self._rel:  # QoS 2 in: its table, made once (see __init__)
             self._rel = [0] * self._reln
         # Flags 0010 (MQTT-3.8.1-1, MQTT-3.10.1-1); one filter per packet here
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
-        h = _header(buf, op, 4 + len(topic) + (qos >= 0))
         self._pid = pid = self._pid % 65535 + 1
         struct.pack_into("!H", buf, 5, pid)
         i = _str(buf, 7, topic)
         if qos >= 0:
             buf[i] = qos
             i += 1
+        h = _header(buf, op, i - 5)  # the body is in place: the header ends at 5
         subs = self._subs
         if not again:
-            subs[topic] = qos | 4 if qos >= 0 else -1
+            subs[topic] = qos | 4  # an UNSUBSCRIBE stays -1 (-1 | 4 is -1)
         mark = subs.get(topic)
         if not self.sock:
             return
         if not again:
             self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-        op += 0x0E  # the ack: SUBACK 0x90, UNSUBACK 0xB0
         try:
             self._send(buf, h, i - h)
             if self._cbing:
                 return  # in the callback: not waited for; remembered as unacked
             if not (self._n or self._want):
                 self._wt = ticks_ms()  # the reply clock starts
-            self._want = op << 16 | pid
+            self._want = op + 0x0E << 16 | pid  # the ack: SUBACK 0x90, UNSUBACK 0xB0
             while self._want > 0:
                 if ticks_diff(self._dl, ticks_ms()) <= 0:
                     if again or self.reconnect:
