@@ -92,10 +92,11 @@ else:
 # builtin by a linear search of the firmware's table after a miss in the module's globals,
 # about 1,000 CPU cycles a call on a Cortex-M0+; a global is one hash. (Measured on the
 # emulated chip: a QoS 0 publish 32,000 cycles without these lines, 26,300 with them.)
-len = len
-str = str
-bytes = bytes
-min = min
+# Imported rather than `len = len`: a name imported is numbered among the module's first
+# qstrs, below 128, so each use of it in the bytecode takes one byte less (in RAM: each
+# function's bytecode is a heap block of its own). OSError and ValueError, raised in 37
+# places, for that reason only.
+from builtins import len, str, bytes, min, OSError, ValueError
 
 
 class MQTTException(Exception):
@@ -162,19 +163,6 @@ def _header(buf, op, n):
         buf[j] = n & 127 | (j < 4) << 7  # 128: more bytes follow, on all but the last
         n >>= 7
     return i
-
-
-def _str(buf, off, s):
-    # A string or binary field: 2-byte length, then the bytes (MQTT-1.5.3). It must leave
-    # 2 bytes free behind it (a packet id or a QoS byte may follow): assigning past the end
-    # would grow the buffer, that is, allocate.
-    n = len(s)
-    e = off + 2 + n  # where it ends
-    if e + 2 > len(buf):
-        raise ValueError("bufsize")
-    struct.pack_into("!H", buf, off, n)
-    buf[off + 2 : e] = s
-    return e
 
 
 class MQTTClient:
@@ -351,15 +339,22 @@ class MQTTClient:
             if self.password:
                 f |= 0x40
                 fields += [self.password]
-            n = 17  # the buffer it needs: header 5, then 10, the fields, and 2 spare (_str)
+            # The buffer it needs: header 5, then 10, the fields, and 2 spare (as a string
+            # field wants behind it, see subscribe)
+            n = 17
             for x in fields:
                 n += 2 + len(x)
             buf = self._tx if n <= len(self._tx) else bytearray(n)
             buf[5:11] = b"\0\x04MQTT"
             struct.pack_into("!BBH", buf, 11, 4, f, self.keepalive)  # level, flags, keepalive
             i = 15
+            # Each a string field (MQTT-1.5.3): 2-byte length, then the bytes; buf is long
+            # enough for all (n above).
             for x in fields:
-                i = _str(buf, i, x)
+                n = len(x)
+                struct.pack_into("!H", buf, i, n)
+                i += 2 + n
+                buf[i - n : i] = x
             h = _header(buf, 0x10, i - 5)
             self._send(buf, h, i - h)
             while self._want:  # CONNACK is due within timeout
@@ -884,7 +879,7 @@ class MQTTClient:
         # The header ends at offset 5; then topic, packet id, payload. QoS and retain are
         # header flags; DUP is 0 on a first delivery (MQTT-3.3.1-2, MQTT-4.3.1-1,
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5). The fixed
-        # header of _header() and the string of _str(), written here: the calls cost more
+        # header of _header() and the topic's string field, written here: the calls cost more
         # than the work.
         rl = 2 + tl + (qos and 2) + ml
         if rl < 128:
@@ -895,7 +890,7 @@ class MQTTClient:
             h = _header(buf, 0x30 | qos << 1 | retain, rl)
         i = 7 + tl
         if i + 2 > m:
-            raise ValueError("bufsize")  # as _str(): 2 bytes free behind, or it would grow
+            raise ValueError("bufsize")  # as subscribe(): 2 bytes free behind, or it would grow
         buf[5] = tl >> 8
         buf[6] = tl & 255
         buf[7:i] = topic  # pyright: ignore[reportCallIssue, reportArgumentType]
@@ -990,8 +985,15 @@ class MQTTClient:
         # (MQTT-3.8.3-3, MQTT-3.10.3-2), so SUBACK has one code (MQTT-3.9.3-1).
         buf = self._tx
         self._pid = pid = self._pid % 65535 + 1
-        struct.pack_into("!H", buf, 5, pid)
-        i = _str(buf, 7, topic)
+        # The packet id, then the filter, a string field (MQTT-1.5.3): 2-byte length, then
+        # the bytes. 2 bytes must stay free behind it (the QoS byte): assigning past the
+        # end would grow the buffer, that is, allocate.
+        n = len(topic)
+        i = 9 + n
+        if i + 2 > len(buf):
+            raise ValueError("bufsize")
+        struct.pack_into("!BBH", buf, 5, pid >> 8, pid & 255, n)  # one call for both
+        buf[9:i] = topic
         if qos >= 0:
             buf[i] = qos
             i += 1

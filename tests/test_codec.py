@@ -4,7 +4,7 @@ from hypothesis import given, strategies as st
 
 import leanmqtt
 from host.peer import RecordingPeer
-from leanmqtt import _check_topic, _header, _str
+from leanmqtt import _check_topic, _header
 
 
 def decode_length(b):
@@ -40,8 +40,6 @@ def cpython_codec_lines():
         i = _header(buf, 0x30, rl)
         out.append("hdr %d %s" % (rl, bytes(buf[i:5]).hex()))
     out.append("hdr-too-large ValueError")
-    n = _str(buf, 0, b"a/b")
-    out.append("str %s" % bytes(buf[:n]).hex())
     cases = [(b"a/b", 0), (b"a/+", 0), (b"a/#", 0), (b"", 0), (b"a\x00b", 0),
              (b"a/+", 1), (b"a/#", 1), (b"#", 1), (b"+", 1), (b"a+/b", 1), (b"a/#/b", 1), (b"a/b#", 1),
              (b"+/+/#", 1), (b"a/+b", 1), (b"/", 1)]
@@ -64,7 +62,6 @@ def test_known_encodings():
     assert "hdr 0 3000" in lines
     assert "hdr 128 30" + "8001" in lines
     assert "hdr 268435455 30ffffff7f" in lines
-    assert "str 0003612f62" in lines
     ok = {ln.split()[1]: ln.split()[3] for ln in lines if ln.startswith("topic") and ln.split()[2] == "1"}
     assert ok[b"+/+/#".hex()] == "ok" and ok[b"a+/b".hex()] == "ValueError" and ok[b"a/#/b".hex()] == "ValueError"
 

@@ -1,5 +1,5 @@
 # The codec on the unix port: prints what the host compares with CPython's answers.
-from leanmqtt import _header, _str, _check_topic
+from leanmqtt import _header, _check_topic
 
 buf = bytearray(16)
 for rl in (0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455):
@@ -10,8 +10,6 @@ try:
     print("hdr-too-large", "accepted")
 except ValueError:
     print("hdr-too-large", "ValueError")
-n = _str(buf, 0, b"a/b")
-print("str", bytes(buf[:n]).hex())
 for t, f in (
     (b"a/b", 0), (b"a/+", 0), (b"a/#", 0), (b"", 0), (b"a\x00b", 0),
     (b"a/+", 1), (b"a/#", 1), (b"#", 1), (b"+", 1), (b"a+/b", 1), (b"a/#/b", 1), (b"a/b#", 1),
