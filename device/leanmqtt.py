@@ -237,9 +237,10 @@ class MQTTClient:
         self._cbing = False  # the callback runs: no other may start (see _recv)
         self._err = None  # what the callback raised, for poll() to raise
         # The deadline of the public call under way (ticks): every wait in it, for a packet
-        # or an ack, ends by _dl; for room in the socket, by _wdl (the same, but in poll(),
-        # whose ms bound only the wait for packets: writes get timeout). Set where each
-        # public call starts, never per read or per step.
+        # or an ack, ends by _dl; for room in the socket, by _wdl (the same; but poll()'s
+        # ms bound only the wait for packets, and ping() has none: there _wdl is 0, and
+        # the first wait for room sets it, timeout from then). Set where each public call
+        # starts, never per read or per step.
         self._dl = self._wdl = 0
         self._due = 0  # the keepalive's work is not due before this (ticks; see _tick)
         # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
@@ -484,6 +485,8 @@ class MQTTClient:
             # the stubs list (buf) only.
             w = s.write(buf, off, n)  # pyright: ignore[reportCallIssue]
             if w is None:
+                if not self._wdl:  # 0: timeout from this first wait for room (see __init__)
+                    self._wdl = ticks_add(ticks_ms(), self._to)
                 if not self._wait(ticks_diff(self._wdl, ticks_ms()), 4):  # POLLOUT
                     raise OSError("stalled")
             else:
@@ -752,10 +755,9 @@ class MQTTClient:
 
     def ping(self):
         # PINGREQ; _pinging holds when it left (odd, so never 0) until PINGRESP. Its write
-        # may wait up to timeout from now (from _step too).
-        t = ticks_ms()
-        self._pinging = t | 1
-        self._wdl = ticks_add(t, self._to)
+        # may wait up to timeout for room (from _tick too).
+        self._pinging = ticks_ms() | 1
+        self._wdl = 0
         # PINGREQ (MQTT-3.12); DISCONNECT shares the constant: each costs 64 B of RAM
         self._send(b"\xc0\0\xe0\0", 0, 2)
 
@@ -1045,9 +1047,8 @@ class MQTTClient:
         # when due (the board's net_up hook first) and resends. Returns the last packet
         # type handled. Raises what the callback raised, once the client is whole again.
         op = None
-        t = ticks_ms()
-        end = ticks_add(t, timeout_ms)
-        self._wdl = ticks_add(t, self._to)
+        end = ticks_add(ticks_ms(), timeout_ms)
+        self._wdl = 0
         try:
             while True:
                 if not self.sock:
