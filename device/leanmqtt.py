@@ -801,18 +801,12 @@ class MQTTClient:
             raise OSError("no reply")
         sent = ticks_diff(now, self._tx_t)
         if not p and (heard > r and owed > r or k and (sent >= k or heard >= k)):
-            self.ping()
-            sent = 0
+            self.ping()  # then the next step comes here again, and finds it sent
         # Nothing above can hold before r after the last packet heard, k after the last
         # one sent, or r after the ack owed was due: until the first of these, _step does
         # not come here (the clocks only move on, and an ack owed from later is due later).
-        # Past one of them (a quiet link), every step comes.
-        d = r - heard
-        if k and k - sent < d:
-            d = k - sent
-        if owed and r - owed < d:
-            d = r - owed
-        self._due = ticks_add(now, d)
+        # Past one of them (a quiet link), every step comes. (Nothing owed: owed is 0.)
+        self._due = ticks_add(now, min(r - heard, r - owed, k - sent if k else r))
 
     # -- messages ----------------------------------------------------------------------
 
@@ -1051,14 +1045,13 @@ class MQTTClient:
         self._wdl = 0
         try:
             while True:
-                if not self.sock:
-                    if not self.reconnect:
-                        raise OSError("offline")
+                if not self.sock and self.reconnect:  # (plain mode: _step raises "offline")
                     left = ticks_diff(end, ticks_ms())
                     # Offline: sleep toward the next attempt rather than spin; after
                     # disconnect() there is no next attempt.
                     if self._clean is None:  # after disconnect(): nothing to redial
-                        sleep_ms(max(left, 0))
+                        if left > 0:
+                            sleep_ms(left)
                         break
                     wait = self._delay - ticks_diff(ticks_ms(), self._retry_t)
                     if wait > 0:
