@@ -583,17 +583,18 @@ class MQTTClient:
                     raise MQTTException("bad packet", op)
                 # The packet id (QoS 1 and 2; for QoS 0 this is unused): the bytes of it
                 # that are in rx, the rest picked out below.
-                p = 0
+                # (named pid: a local among the first 16 is one byte a use, the others two)
+                pid = 0
                 if at <= m:
-                    p = rx[at - 2] << 8 | rx[at - 1]
+                    pid = rx[at - 2] << 8 | rx[at - 1]
                 elif at == m + 1:
-                    p = rx[m - 1]
-                self._hp = at << 16 | p
+                    pid = rx[m - 1]
+                self._hp = at << 16 | pid
             while r and g < rl:  # past rxsize: skipped, through rx
                 r = s.readinto(rx, min(rl - g, m))  # pyright: ignore[reportOptionalMemberAccess]
                 if r:
-                    a = (self._hp >> 16) - 2  # where the packet id is in the packet
-                    for j in range(max(a, g), min(a + 2, g + r)):
+                    at = self._hp >> 16  # the packet id is the 2 bytes before
+                    for j in range(max(at - 2, g), min(at, g + r)):
                         self._hp = self._hp & -65536 | (self._hp << 8 | rx[j - g]) & 65535
                     g += r
         if not r:
@@ -846,7 +847,7 @@ class MQTTClient:
                 self.dropped += 1
                 return False
         else:
-            if not 0 < qos < 3:  # QoS 2 takes a store slot like QoS 1, until PUBCOMP
+            if qos < 0 or qos > 2:  # QoS 2 takes a store slot like QoS 1, until PUBCOMP
                 raise ValueError("qos")
             if 9 + tl + ml > m:
                 raise ValueError("bufsize")  # the store keeps whole packets, to resend them
@@ -877,13 +878,15 @@ class MQTTClient:
         # MQTT-4.3.2-1), and a QoS 0 PUBLISH has no packet id (MQTT-2.3.1-5). The fixed
         # header of _header() and the topic's string field, written here: the calls cost more
         # than the work.
-        rl = 2 + tl + (qos and 2) + ml
-        if rl < 128:
+        # (i is first the remaining length, then where the next field goes: one name, so
+        # that its many uses below are one byte each; see _recv.)
+        i = 2 + tl + (qos and 2) + ml
+        if i < 128:
             h = 3
             buf[3] = 0x30 | qos << 1 | retain
-            buf[4] = rl
+            buf[4] = i
         else:
-            h = _header(buf, 0x30 | qos << 1 | retain, rl)
+            h = _header(buf, 0x30 | qos << 1 | retain, i)
         i = 7 + tl
         if i + 2 > m:
             raise ValueError("bufsize")  # as subscribe(): 2 bytes free behind, or it would grow
