@@ -166,10 +166,6 @@ def _header(buf, op, n):
 
 
 class MQTTClient:
-    backoff_min = 500  # ms before the first reconnect; doubles, with jitter, up to the max
-    backoff_max = 30000
-    max_skip = 65536  # an incoming PUBLISH above rxsize is skipped up to this, else refused
-
     def __init__(
         self,
         client_id,
@@ -270,6 +266,11 @@ class MQTTClient:
         self._rt = None  # the incoming topic last checked
         self.dropped = 0  # QoS 0 messages dropped while offline (reconnect=True)
         self.reconnects = 0
+        # Settings an application may change on the client (`c.backoff_max = ...`), made
+        # here, as every attribute is: set later, one would grow the table (see above).
+        self.backoff_min = 500  # ms before the first reconnect; doubles, with jitter, up to the max
+        self.backoff_max = 30000
+        self.max_skip = 65536  # an incoming PUBLISH above rxsize is skipped up to this, else refused
         # outbox.py's Outbox, or the like: QoS 1 and 2 messages are stored there before
         # publish() returns, and it feeds the store above (Queue.feed in outbox.py).
         self.outbox = outbox
