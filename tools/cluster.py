@@ -68,7 +68,10 @@ class Cluster:
                         lambda ms: any(m[0] == topic for m in ms), 0.5)):
                     if time.monotonic() > end:
                         raise RuntimeError("node %s did not join the cluster" % nd.node)
-                    publish(nd.port, "cluster/joined/%d" % i, b"1", qos=1)
+                    try:
+                        publish(nd.port, "cluster/joined/%d" % i, b"1", qos=1)
+                    except OSError:  # its listener restarts as it joins (seen once): again
+                        pass
         finally:
             r.stop()
         self.proxy = HAProxy([(nd.node.split("@")[0], nd.port) for nd in self.nodes]).start()
