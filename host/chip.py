@@ -294,12 +294,7 @@ class Chip:
     def exec_raw(self, code, timeout=30):
         """Runs code (str) on the chip; returns (stdout, stderr) as text. A script still running
         after timeout seconds of wall time is interrupted (Ctrl-C) and ChipError raised."""
-        if isinstance(code, str):
-            code = code.encode()
-        with self.cond:
-            self.rx.clear()
-        self.write(code + b"\x04")
-        self.read_until(b"OK", 10 + len(code) / 2000)
+        self.spawn(code)
         try:
             out = self.read_until(b"\x04", timeout)[:-1]
         except ChipError as e:

@@ -58,6 +58,12 @@ class Recorder:
         self.c.loop_stop()
         self.c.disconnect()
 
+    def __enter__(self):  # `with Recorder(...).start() as r:` stops it at the end
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
 
 def publish(port, topic, payload, qos=0, retain=False, auth=None):
     """Publishes one message from the host and waits until the broker has it."""

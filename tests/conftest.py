@@ -1,5 +1,6 @@
 import os
 import sys
+import time
 
 import pytest
 
@@ -40,6 +41,18 @@ def proxy(broker):
     px = FaultProxy(broker.port)
     yield px
     px.close()
+
+
+def blackhole_until_lost(proxy, out, ka, settle):
+    """After `settle` s, the proxy swallows everything (no FIN, no RST: the link just goes
+    silent); waits for the client's "mqtt: lost" line on `out` (host.lines.Lines) and checks
+    it came within 1.5 keepalives of `ka` s (+0.3 s for the machine). Returns the line."""
+    time.sleep(settle)
+    proxy.set("blackhole")
+    t0 = time.monotonic()
+    t_lost, line = out.wait("mqtt: lost", timeout=10)
+    assert t_lost - t0 <= 1.5 * ka + 0.3, (t_lost - t0, line)
+    return line
 
 
 def numbers(rec):

@@ -93,12 +93,9 @@ def got(r, n, timeout=10, idle=2.0):
 # -- the scenarios: each returns what it saw ----------------------------------------------
 
 def qos0_out(b, t):
-    r = rec(b, t)
-    try:
+    with rec(b, t) as r:
         device(b, "qos0_out", t, 50)
         seen = got(r, 50, 5)
-    finally:
-        r.stop()
     return _prefix(seen, 50, "before its DISCONNECT")
 
 
@@ -114,23 +111,17 @@ def _prefix(seen, n, when):
 
 
 def qos1_out(b, t):
-    r = rec(b, t)
-    try:
+    with rec(b, t) as r:
         device(b, "qos1_out", t, 20)
         msgs = r.wait_count(20)
-    finally:
-        r.stop()
     ok = [m[1] for m in msgs] == [b"m%d" % i for i in range(20)] and all(m[2] == 1 for m in msgs)
     return "ok" if ok else "got %d" % len(msgs)
 
 
 def qos1_window(b, t):
-    r = rec(b, t)
-    try:
+    with rec(b, t) as r:
         out = device(b, "qos1_window", t, 200, 8)
         seen = got(r, 200, 20)
-    finally:
-        r.stop()
     if lines(out, "sent") != ["200 pending 0 reconnects 0"]:
         return "device: " + " ".join(lines(out, "sent"))
     return _prefix(seen, 200, "and acked before its DISCONNECT")
@@ -186,22 +177,16 @@ def queued_offline(b, t):
 
 
 def will_abrupt(b, t):
-    r = rec(b, t)
-    try:
+    with rec(b, t) as r:
         device(b, "will_abrupt", t)
         seen = got(r, 1, 5)
-    finally:
-        r.stop()
     return "ok" if seen == [b"gone will_abrupt"] else "got %r" % seen
 
 
 def will_clean(b, t):
-    r = rec(b, t)
-    try:
+    with rec(b, t) as r:
         device(b, "will_clean", t)
         r2 = r.wait_count(1, 1.5)
-    finally:
-        r.stop()
     return "ok" if not r2 else "got %r" % [m[1] for m in r2]
 
 
@@ -234,11 +219,8 @@ def keepalive(b, t):
 
 def retained(b, t):
     device(b, "retained", t)
-    r = rec(b, t)
-    try:
+    with rec(b, t) as r:
         msgs = r.wait_count(1, 3)
-    finally:
-        r.stop()
     pub(b, t, [b""], 0, retain=True)
     return "ok" if [(m[1], m[3]) for m in msgs] == [(b"kept", True)] else "got %r" % msgs
 
@@ -252,11 +234,8 @@ def retained_wildcard(b, t):
 
 def retained_clear(b, t):
     device(b, "retained_clear", t)
-    r = rec(b, t)
-    try:
+    with rec(b, t) as r:
         msgs = r.wait_count(1, 1.5)
-    finally:
-        r.stop()
     return "ok" if not msgs else "got %r" % [m[1] for m in msgs]
 
 
@@ -303,7 +282,8 @@ SCENARIOS = [qos0_out, qos1_out, qos1_window, qos0_in, qos1_in, oversize_in, uns
              keepalive_enforced, retained, retained_wildcard, retained_clear, auth,
              anonymous, empty_client_id, takeover, big_payload, restart]
 
-# (broker, scenario): (version seen, what it does instead of "ok", why). Seen with
+# (broker, scenario): (version seen, what it does instead of "ok", why[, True: only now and
+# then, so "ok" passes too]). Seen with
 # `make interop`; each is the broker's doing, shown by the same scenario passing on the
 # other brokers.
 KNOWN = {
@@ -337,7 +317,8 @@ KNOWN = {
         "0.12.1", "late: a will after more than 5 s",
         "does not drop a silent client at 1.5 x keepalive (MQTT-3.1.2-24): wills seen "
         "more than 5 s (up to 14 s) after the silence for keepalive 2 s, some only when "
-        "the TCP connection closed"),
+        "the TCP connection closed; now and then all three in time (seen once in a loaded "
+        "suite), so \"ok\" passes too", True),
     ("ejabberd", "anonymous"): (
         "23.01", "refused 5",
         "mod_mqtt lets in only its own accounts (user@host and password), even with "
@@ -363,6 +344,8 @@ def check(broker, scenario, seen):
     if seen == want:
         return None
     if k and seen == "ok":
+        if k[3:]:  # a limitation that shows only now and then: passing is no news
+            return None
         return "%s %s now passes %s: its limitation is fixed, remove it from KNOWN" % (
             broker.name, broker.version, scenario)
     return "%s %s, %s: saw %r, expected %r" % (broker.name, broker.version, scenario, seen, want)
