@@ -109,7 +109,7 @@ def _bytes(s):
     return s.encode() if isinstance(s, str) else s
 
 
-def _check_topic(t, filter, off=0, e=-1):
+def _check_topic(t, filter, off, e):
     # 1..65535 bytes (MQTT-4.7.3-1, MQTT-4.7.3-3) of well-formed UTF-8 without surrogates
     # (MQTT-1.5.3-1; for names, filters and the will topic: MQTT-3.3.2-1, MQTT-3.8.3-1,
     # MQTT-3.10.3-1, MQTT-3.1.3-10), no U+0000 (MQTT-1.5.3-2, MQTT-4.7.3-2). A topic name,
@@ -118,6 +118,8 @@ def _check_topic(t, filter, off=0, e=-1):
     # each comes at the start of a level, and after it nothing, or '/' after '+'.
     # Loops over bytes do not allocate in MicroPython. t[off:e] is checked (an incoming
     # topic in place in the receive buffer: a slice would allocate). Returns t.
+    # (The private functions take no default arguments: a function object that holds
+    # defaults is one heap block of 32 B more, for the whole run.)
     if e < 0:
         e = len(t)
     bad = False
@@ -283,7 +285,7 @@ class MQTTClient:
             raise ValueError("qos")
         # CONNECT's will flags, QoS and retain bits (MQTT-3.1.2-9, -11, -13, -15), and the
         # will topic and message that follow the client id (MQTT-3.1.3-1)
-        self._will = (4 | qos << 3 | retain << 5, _check_topic(_bytes(topic), False), _bytes(msg))
+        self._will = (4 | qos << 3 | retain << 5, _check_topic(_bytes(topic), False, 0, -1), _bytes(msg))
 
     # -- the connection ----------------------------------------------------------------
 
@@ -295,7 +297,7 @@ class MQTTClient:
         if self.password and not self.user:
             raise ValueError("password")  # not without a user name (MQTT-3.1.2-22)
         self._clean = clean_session
-        self._fail()
+        self._fail(None)
         timeout = self._to if timeout is None else int(timeout * 1000)  # now in ms
         self.sock = s = socket.socket()
         try:
@@ -360,7 +362,7 @@ class MQTTClient:
             h = _header(buf, 0x10, i - 5)
             self._send(buf, h, i - h)
             while self._want:  # CONNACK is due within timeout
-                if not self._wait(ticks_diff(self._dl, ticks_ms())):
+                if not self._wait(ticks_diff(self._dl, ticks_ms()), 1):
                     raise OSError("no CONNACK")
                 self._recv()
             rc = self._rx[1]
@@ -414,7 +416,7 @@ class MQTTClient:
         except Exception:
             # Refused, a malformed reply (MQTTException), or a certificate that does not
             # verify (ValueError on MicroPython): closed, then raised.
-            self._fail()
+            self._fail(None)
             raise
 
     def disconnect(self):
@@ -426,7 +428,7 @@ class MQTTClient:
             self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping(); offline: OSError
         except OSError:
             pass
-        self._fail()
+        self._fail(None)
 
     def isconnected(self):
         return self.sock is not None
@@ -450,7 +452,7 @@ class MQTTClient:
             self._fail(e)
         return not self.pending() or self.outbox is not None
 
-    def _fail(self, e=None):
+    def _fail(self, e):
         # Closes the socket, and forgets a packet half read from it. With an error, the
         # link broke and is closed (MQTT-4.8.0-2): re-raised in plain mode; with
         # reconnect=True logged, and poll() redials after a backoff with jitter.
@@ -495,7 +497,7 @@ class MQTTClient:
                 n -= w
         self._tx_t = ticks_ms()
 
-    def _wait(self, timeout, event=1):
+    def _wait(self, timeout, event):
         # Waits up to timeout ms for the socket to be readable (event 1, POLLIN), writable
         # (event 4, POLLOUT) or failed; True if it is. A negative timeout would wait forever.
         p = self._p
@@ -769,7 +771,7 @@ class MQTTClient:
         # type handled, or None.
         op = self._recv()
         if op is None:
-            if self._wait(min(ticks_diff(self._dl, ticks_ms()), self._rto >> 2)):
+            if self._wait(min(ticks_diff(self._dl, ticks_ms()), self._rto >> 2), 1):
                 op = self._recv()
             t = ticks_ms()
         else:
@@ -829,7 +831,7 @@ class MQTTClient:
             if topic.__class__ is str:
                 topic = topic.encode()
             if topic not in pc:
-                _check_topic(topic, False)
+                _check_topic(topic, False, 0, -1)
                 if topic.__class__ is bytes:
                     pc.pop()
                     pc.insert(0, topic)
@@ -976,7 +978,7 @@ class MQTTClient:
         # connect()'s deadline, and a network error goes to connect()). Offline, only
         # remembered. The packet is made first: one that does not fit raises ValueError
         # before anything is remembered or sent.
-        topic = _check_topic(bytes(_bytes(topic)), True)  # a dict key below: bytearray is unhashable
+        topic = _check_topic(bytes(_bytes(topic)), True, 0, -1)  # a dict key below: bytearray is unhashable
         if op == 0x82 and (qos < 0 or qos > 2):
             raise ValueError("qos")
         if qos == 2 and not self._rel:  # QoS 2 in: its table, made once (see __init__)

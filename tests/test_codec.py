@@ -45,7 +45,7 @@ def cpython_codec_lines():
              (b"+/+/#", 1), (b"a/+b", 1), (b"/", 1)]
     for t, f in cases:
         try:
-            _check_topic(t, f)
+            _check_topic(t, f, 0, -1)
             r = "ok"
         except ValueError:
             r = "ValueError"

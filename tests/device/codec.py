@@ -16,7 +16,7 @@ for t, f in (
     (b"+/+/#", 1), (b"a/+b", 1), (b"/", 1),
 ):
     try:
-        _check_topic(t, f)
+        _check_topic(t, f, 0, -1)
         print("topic", t.hex(), f, "ok")
     except ValueError:
         print("topic", t.hex(), f, "ValueError")
