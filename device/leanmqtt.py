@@ -119,37 +119,37 @@ def _check_topic(t, filter, off, e):
     # Loops over bytes do not allocate in MicroPython. t[off:e] is checked (an incoming
     # topic in place in the receive buffer: a slice would allocate). Returns t.
     # (The private functions take no default arguments: a function object that holds
-    # defaults is one heap block of 32 B more, for the whole run.)
+    # defaults is one heap block of 32 B more, for the whole run. c >> 7, not c and >> 16
+    # below are a byte or two of bytecode shorter than c > 127, c == 0 and > 65535: this
+    # function's bytecode is one 32 B block less.)
     if e < 0:
         e = len(t)
-    bad = False
     prev = 47  # '/'
     need = 0  # UTF-8 continuation bytes to come, each in lo..hi (Unicode 3-7)
     for i in range(off, e):
         c = t[i]
-        if prev == 35 or prev == 43 and c != 47:  # after '#' or '+' (see above)
-            bad = True
-        elif need:
-            bad = not lo <= c <= hi
+        if need:
+            bad = c < lo or c > hi
             need -= 1
             lo = 0x80
             hi = 0xBF
-        elif c > 127:
+        elif c >> 7:  # above 127
             # C2-DF lead 2 bytes, E0-EF 3, F0-F4 4; 80-C1 and F5-FF lead nothing. The
             # next byte is in 80..BF, but after E0 and F0 no overlong form (A0.., 90..),
             # after ED no surrogate (..9F), after F4 no more than U+10FFFF (..8F).
-            need = (c > 0xC1) + (c > 0xDF) + (c > 0xEF) - 9 * (c > 0xF4)
-            bad = need < 1
+            bad = c < 0xC2 or c > 0xF4
+            need = 1 + (c > 0xDF) + (c > 0xEF)
             lo = 0x80 + 0x20 * (c == 0xE0) + 0x10 * (c == 0xF0)
             hi = 0xBF - 0x20 * (c == 0xED) - 0x30 * (c == 0xF4)
-        else:  # '#' (35) and '+' (43) only in a filter, at the start of a level
-            bad = c == 0 or (c == 35 or c == 43) and not (filter and prev == 47)
-        if bad:
+        else:  # no U+0000; '#' (35) and '+' (43) only in a filter, at the start of a level
+            bad = not c or (c == 35 or c == 43) and not (filter and prev == 47)
+        if bad or prev == 35 or prev == 43 and c != 47:  # after '#' or '+' (see above)
             break
         prev = c
-    if bad or need or e <= off or e - off > 65535:
-        raise ValueError("bad topic", t)
-    return t
+    else:  # every byte passed: then the sequence is whole, the length 1..65535
+        if not (need or e <= off or (e - off) >> 16):  # >> 16: more than 65535
+            return t
+    raise ValueError("bad topic", t)
 
 
 def _header(buf, op, n):
