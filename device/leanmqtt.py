@@ -306,7 +306,9 @@ class MQTTClient:
             # IPPROTO_TCP; TCP_NODELAY differs by port: 1 on Linux and ESP32, 64 on rp2,
             # whose lwIP sockets ignore the level and take a literal 1 as an unknown option
             # (Nagle stayed on, silently). Hence the module's constant where it has one.
-            s.setsockopt(6, getattr(socket, "TCP_NODELAY", 1), 1)
+            # Its name in two pieces: a string literal over 10 characters is a str object,
+            # 64 B of RAM from import on; the short ones are qstrs.
+            s.setsockopt(6, getattr(socket, "TCP_" + "NODELAY", 1), 1)
             s.settimeout(timeout / 1000)
             s.connect(socket.getaddrinfo(self.server, self.port)[0][-1])
             ssl = self.ssl
