@@ -351,8 +351,10 @@ class MQTTClient:
             for x in fields:
                 n += 2 + len(x)
             buf = self._tx if n <= len(self._tx) else bytearray(n)
-            buf[5:11] = b"\0\x04MQTT"
-            struct.pack_into("!BBH", buf, 11, 4, f, self.keepalive)  # level, flags, keepalive
+            # The protocol name, a string field: length 4, "MQTT" in two 16-bit numbers ("MQ"
+            # 0x4D51, "TT" 0x5454; a bytes literal would be a 64 B object in RAM); then the
+            # level, flags, keepalive.
+            struct.pack_into("!HHHBBH", buf, 5, 4, 0x4D51, 0x5454, 4, f, self.keepalive)
             i = 15
             # Each a string field (MQTT-1.5.3): 2-byte length, then the bytes; buf is long
             # enough for all (n above).
