@@ -314,8 +314,9 @@ class MQTTClient:
             ssl = self.ssl
             if ssl.__class__ is dict:  # ssl=True, ssl_params={...} (see __init__)
                 s = __import__("ssl").wrap_socket(s, **ssl)  # pyright: ignore
-            elif ssl:
-                s = ssl.wrap_socket(s, server_hostname=self.server)  # pyright: ignore
+            else:  # (not elif: the compiler ends a last elif with a jump, 2 bytes)
+                if ssl:
+                    s = ssl.wrap_socket(s, server_hostname=self.server)  # pyright: ignore
             self.sock = s  # closed by _fail() from now on, the TLS layer with it
             s.setblocking(False)
             t = ticks_ms()
@@ -324,8 +325,7 @@ class MQTTClient:
                 self.sock = s = _Stream(s)
             self._p = select.poll()
             self._p.register(s, 1)  # POLLIN
-            self._tx_t = self._rx_t = self._wt = self._due = t
-            self._pinging = False
+            self._tx_t = self._rx_t = self._wt = self._due = t  # _pinging: cleared by _fail()
             self._want = 0x20  # CONNACK, and nothing else, may come now (MQTT-3.2.0-1)
             # CONNECT, the first packet on the connection (MQTT-3.1.0-1): protocol name
             # "MQTT" and level 4 (sections 3.1.2.1-2), flags, keepalive, then the payload
@@ -336,9 +336,10 @@ class MQTTClient:
             # MQTT-3.1.2-19, MQTT-3.1.2-20, MQTT-3.1.2-21).
             f = clean_session << 1
             fields = [self.client_id]
-            if self._will:
-                f |= self._will[0]
-                fields += self._will[1:]
+            x = self._will  # (flags, topic, message), see set_last_will
+            if x:
+                f |= x[0]
+                fields += x[1:]
             if self.user:
                 f |= 0x80
                 fields += [self.user]
@@ -350,7 +351,9 @@ class MQTTClient:
             n = 17
             for x in fields:
                 n += 2 + len(x)
-            buf = self._tx if n <= len(self._tx) else bytearray(n)
+            buf = self._tx
+            if n > len(buf):
+                buf = bytearray(n)
             # The protocol name, a string field: length 4, "MQTT" in two 16-bit numbers ("MQ"
             # 0x4D51, "TT" 0x5454; a bytes literal would be a 64 B object in RAM); then the
             # level, flags, keepalive.
@@ -365,17 +368,21 @@ class MQTTClient:
                 buf[i - n : i] = x
             h = _header(buf, 0x10, i - 5)
             self._send(buf, h, i - h)
-            while self._want:  # CONNACK is due within timeout
+            # CONNACK is due within timeout. _recv() returns None until a packet is whole,
+            # and while _want is CONNACK no other is taken (it raises): one that it returns
+            # is CONNACK. (The first read is tried before any wait: none needed if it came.)
+            while not self._recv():
                 if not self._wait(ticks_diff(self._dl, ticks_ms()), 1):
                     raise OSError("no CONNACK")
-                self._recv()
-            rc = self._rx[1]
-            if rc:
+            # The return code (named e: the first 16 locals take one byte a use, the others
+            # two, and the except clause below uses e too)
+            e = self._rx[1]
+            if e:
                 # the return codes of table 3.1
-                raise MQTTException(rc, (
+                raise MQTTException(e, (
                     "?|unacceptable protocol version|identifier rejected|server unavailable"
                     "|bad user name or password|not authorized|refused"
-                ).split("|")[min(rc, 6)])
+                ).split("|")[min(e, 6)])
             self._delay = 0
             sp = self._rx[0]  # session present
             # -- QoS 2 in: a broker without our session will not send the PUBRELs we
@@ -395,7 +402,7 @@ class MQTTClient:
                     buf = self._slot[i]
                     n = self._slen[i]  # the packet's length << 2 | where it starts
                     h = n & 3
-                    if buf[h] < 0x40:  # a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
+                    if not buf[h] >> 6:  # below 0x40, a PUBLISH; a QoS 2 slot past PUBREC holds PUBREL
                         buf[h] |= 8
                     self._send(buf, h, n >> 2)
             if self.outbox:
@@ -404,15 +411,16 @@ class MQTTClient:
             # (MQTT-3.2.2-1, -2) it forgot every subscription, and has none to take back.
             # Within what is left of the deadline: a SUBACK later than that leaves its
             # subscription marked unacked, made again on the next connection.
-            subs = self._subs
-            for t in list(subs):
-                q = subs[t]
+            # (self._subs, not a local: q stays among the first 16 locals, see e above)
+            for t in list(self._subs):
+                q = self._subs[t]
                 if q < 0:  # an UNSUBSCRIBE not acked
                     if sp:
                         self.subscribe(t, -1, 0xA2, True)
                     else:
-                        del subs[t]
-                elif q > 3 or not sp:  # a SUBSCRIBE not acked, or the session lost
+                        del self._subs[t]
+                    continue  # (not elif below: a last elif ends with a jump, 2 bytes)
+                if q > 3 or not sp:  # a SUBSCRIBE not acked, or the session lost
                     self.subscribe(t, q & 3, 0x82, True)
             return sp
         except OSError as e:
@@ -457,7 +465,8 @@ class MQTTClient:
         return not self.pending() or self.outbox is not None
 
     def _fail(self, e):
-        # Closes the socket, and forgets a packet half read from it. With an error, the
+        # Closes the socket, and forgets a packet half read from it and a PINGREQ not
+        # answered (connect() starts here, and counts on both). With an error, the
         # link broke and is closed (MQTT-4.8.0-2): re-raised in plain mode; with
         # reconnect=True logged, and poll() redials after a backoff with jitter.
         if self.sock:
@@ -467,6 +476,7 @@ class MQTTClient:
                 pass
         self.sock = None
         self._op = self._got = 0
+        self._pinging = False
         if e is None:
             return
         if not self.reconnect:
