@@ -95,8 +95,9 @@ else:
 # Imported rather than `len = len`: a name imported is numbered among the module's first
 # qstrs, below 128, so each use of it in the bytecode takes one byte less (in RAM: each
 # function's bytecode is a heap block of its own). OSError and ValueError, raised in 37
-# places, for that reason only.
-from builtins import len, str, bytes, min, OSError, ValueError
+# places, and bytearray, for that reason only. (The module's dict holds 23 names now, as
+# many as its table has places: one more global would make it 29 places, 96 B.)
+from builtins import len, str, bytes, min, OSError, ValueError, bytearray
 
 
 class MQTTException(Exception):
@@ -225,13 +226,16 @@ class MQTTClient:
         # remaining length, the bytes of it read so far, and for a PUBLISH where its
         # payload starts << 16 | its packet id. Kept between calls: a packet that is not
         # whole by a call's deadline is finished by the next call, in step with the stream.
-        # Every attribute is made here, none later: a new one could grow the instance's
-        # table (an allocation, under heap_lock a MemoryError on the first packet), and
-        # looking up a name not in a full table searches all of it (the outbox's, a class
-        # attribute, cost a QoS 1 publish 6,700 cycles on the chip each time).
+        # Every attribute is made here, or has its place here: a new one could grow the
+        # instance's table (an allocation, under heap_lock a MemoryError on the first
+        # packet), and looking up a name not in a full table searches all of it (the
+        # outbox's, a class attribute, cost a QoS 1 publish 6,700 cycles on the chip each
+        # time). The 48 made here take the table to 59 places (it grows past 47); four
+        # more, read only on a connection, are made by connect(): the socket's poll object
+        # _p, _tx_t and _rx_t (when we last sent, last heard) and _due (see _tick). (Made
+        # here they cost this function's bytecode a 32 B block more.)
         self._op = self._rl = self._got = self._hp = 0
-        self._p = None  # the socket's poll object
-        self._tx_t = self._rx_t = self._wt = 0  # when we last sent, last heard, last acked
+        self._wt = 0  # the reply clock: since an ack is owed, or the last one came (_tick)
         self._cbing = False  # the callback runs: no other may start (see _recv)
         self._err = None  # what the callback raised, for poll() to raise
         # The deadline of the public call under way (ticks): every wait in it, for a packet
@@ -240,7 +244,6 @@ class MQTTClient:
         # the first wait for room sets it, timeout from then). Set where each public call
         # starts, never per read or per step.
         self._dl = self._wdl = 0
-        self._due = 0  # the keepalive's work is not due before this (ticks; see _tick)
         # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;

@@ -21,6 +21,7 @@ def pair(**kw):
     c.sock = leanmqtt._Stream(a)
     c._p = select.poll()
     c._p.register(c.sock, 1)
+    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
     return c, b
 
 

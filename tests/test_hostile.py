@@ -103,6 +103,7 @@ def feed(data):
     c.sock = leanmqtt._Stream(a)
     c._p = select.poll()
     c._p.register(c.sock, 1)
+    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
     b.sendall(data)
     b.close()  # then EOF: every input ends
     try:
@@ -143,6 +144,7 @@ def test_well_formed_publish_is_delivered_whole(topic, payload, qos):
     c.sock = leanmqtt._Stream(a)
     c._p = select.poll()
     c._p.register(c.sock, 1)
+    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
     body = len(topic).to_bytes(2, "big") + topic + (b"\x00\x07" if qos else b"") + payload
     b.sendall(bytes([0x30 | qos << 1, len(body)]) + body)
     c._recv()
@@ -200,6 +202,7 @@ def test_nothing_is_sent_for_a_bad_topic():
     c.sock = leanmqtt._Stream(a)
     c._p = select.poll()
     c._p.register(c.sock, 1)
+    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
     for t in (b"a/#", b"", b"\xc0\xaf"):
         with pytest.raises(ValueError):
             c.publish(t, b"x", qos=1)
