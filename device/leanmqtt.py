@@ -498,7 +498,7 @@ class MQTTClient:
         # the call's deadline. A packet half written cannot be taken back: "stalled", and
         # the caller drops the link.
         s = self.sock
-        if not s:
+        if s is None:
             raise OSError("offline")
         while n:
             # The stream write of the firmware takes (buf, offset, length) (py/stream.c);
@@ -518,7 +518,7 @@ class MQTTClient:
         # Waits up to timeout ms for the socket to be readable (event 1, POLLIN), writable
         # (event 4, POLLOUT) or failed; True if it is. A negative timeout would wait forever.
         p = self._p
-        if not self.sock:  # closed under a wait loop
+        if self.sock is None:  # closed under a wait loop
             raise OSError("offline")
         p.modify(self.sock, event)  # pyright: ignore[reportOptionalMemberAccess]
         if _CPY:
@@ -1075,7 +1075,7 @@ class MQTTClient:
         self._wdl = 0
         try:
             while True:
-                if not self.sock and self.reconnect:  # (plain mode: _step raises "offline")
+                if self.sock is None and self.reconnect:  # (plain mode: _step raises "offline")
                     left = ticks_diff(end, ticks_ms())
                     # Offline: sleep toward the next attempt rather than spin; after
                     # disconnect() there is no next attempt.
@@ -1110,7 +1110,7 @@ class MQTTClient:
                 else:
                     op = r
                     most -= 1
-                    if most < 1 or self._err or not self.sock:
+                    if most < 1 or self._err or self.sock is None:
                         break
                     end = ticks_ms()  # then only what has already come
         except (OSError, MQTTException) as e:
