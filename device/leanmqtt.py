@@ -557,10 +557,9 @@ class MQTTClient:
                 if g > 4:  # at most four length bytes
                     raise MQTTException("bad packet", rx[0])
                 if g:
-                    sc = self._sc
-                    r = s.readinto(sc, 1)  # pyright: ignore[reportOptionalMemberAccess]
+                    r = s.readinto(self._sc, 1)  # pyright: ignore[reportOptionalMemberAccess]
                     if r:
-                        rx[g] = sc[0]
+                        rx[g] = self._sc[0]
                 else:
                     r = s.readinto(rx, 2)  # pyright: ignore[reportOptionalMemberAccess]
                 if not r:
@@ -590,11 +589,10 @@ class MQTTClient:
         k = rl if rl < m else m  # what is kept in rx
         while r and g < k:
             if g:
-                sc = self._sc
-                r = s.readinto(sc, min(k - g, 16))  # pyright: ignore[reportOptionalMemberAccess]
+                r = s.readinto(self._sc, min(k - g, 16))  # pyright: ignore[reportOptionalMemberAccess]
                 if r:
                     for j in range(r):
-                        rx[g + j] = sc[j]
+                        rx[g + j] = self._sc[j]
             else:
                 r = s.readinto(rx, k)  # pyright: ignore[reportOptionalMemberAccess]
             g += r or 0
@@ -639,23 +637,20 @@ class MQTTClient:
             # again: an OSError of its own (I2C, a file) is not taken for a network failure,
             # and the link stays up. Inside it, a publish or a subscribe does not wait for
             # its ack, which is read after the callback returns.
-            hp = self._hp
-            at = hp >> 16
-            pid = hp & 65535
+            at = self._hp >> 16
+            pid = self._hp & 65535
             e = at - (op & 6 and 2)  # where the topic ends
             # The topic, by the rules of _check_topic (MQTT-4.7.3-1, -2, ...), in place: once
             # per distinct topic, as one equal to the last one handed on (compared in C, no
             # copy) was checked when it first came. A topic longer than rx is skipped
             # with its message, unread.
-            t = None
-            if rl <= m:
-                t = self._rt
-                if not (t and len(t) == e - 2 and rx.startswith(t, 2)):
-                    try:
-                        _check_topic(rx, False, 2, e)
-                    except ValueError:
-                        raise MQTTException("bad topic")
-                    t = None
+            t = self._rt
+            if rl <= m and not (t and len(t) == e - 2 and rx.startswith(t, 2)):
+                try:
+                    _check_topic(rx, False, 2, e)
+                except ValueError:
+                    raise MQTTException("bad topic")
+                t = None
             # -- QoS 2 in (MQTT-4.3.3-2): an id still waiting for its PUBREL is a message
             # already delivered: it is acked again, not delivered again. A new one needs a
             # free place in the table, or it could not be told from its resend: without
@@ -710,12 +705,12 @@ class MQTTClient:
                 # for it is a protocol violation (MQTT-4.8.0-1), and one for an id not in the
                 # store is stale (a resent PUBREC or PUBCOMP): PUBACK and PUBCOMP are ignored.
                 ids = self._spid
-                if ids[0] == pid or pid in ids:  # the oldest first: the common case
+                if pid in ids:
                     k = ids.index(pid)
                     b = self._slot[k]
-                    f = b[self._slen[k] & 3]
-                    w = 0x70 if f == 0x62 else 0x30 + (f & 6) * 8  # the ack this slot waits for
-                    if w != op and not (op == 0x50 and w == 0x70):  # PUBREC again: PUBREL again
+                    f = b[self._slen[k] & 3]  # its first byte, then the ack it waits for
+                    f = 0x70 if f == 0x62 else 0x30 + (f & 6) * 8
+                    if f != op and not (op == 0x50 and f == 0x70):  # PUBREC again: PUBREL again
                         raise MQTTException("bad packet", op)
                     self._wt = self._rx_t  # progress: the clock of what is owed starts again
                     if op == 0x50:
@@ -732,17 +727,18 @@ class MQTTClient:
                     ack = 0x62
                 # Acks come in order; while the oldest is acked, its slot moves to the back,
                 # free. One out of order waits for those before it. pop(0) and append reuse
-                # the lists' room.
-                n = self._n
-                while n and not ids[0]:
-                    n -= 1
-                    if n:  # none left in flight: no order to keep
+                # the lists' room. (k: how many are in flight, as in publish(); a local
+                # among the first 16 is a byte a use shorter.)
+                k = self._n
+                while k and not ids[0]:
+                    k -= 1
+                    if k:  # none left in flight: no order to keep
                         ids.append(ids.pop(0))
                         self._slot.append(self._slot.pop(0))
                         self._slen.append(self._slen.pop(0))
                     if self.outbox:
                         self.outbox.ack()
-                self._n = n
+                self._n = k
                 if self.outbox:
                     self.outbox.feed(self)
             elif op == 0x62 and rl == 2:
@@ -772,11 +768,12 @@ class MQTTClient:
             b[3] = pid & 255
             s = self.sock
             if s is not None:
-                w = s.write(b, 0, 4) or 0  # pyright: ignore[reportCallIssue] (None: no room)
-                if w == 4:
+                # r: what the write took (None: no room), the reads being done
+                r = s.write(b, 0, 4) or 0  # pyright: ignore[reportCallIssue]
+                if r == 4:
                     self._tx_t = self._rx_t
                 else:
-                    self._send(b, w, 4 - w)
+                    self._send(b, r, 4 - r)
         return op
 
     # -- keepalive and waiting for replies ---------------------------------------------
