@@ -461,7 +461,7 @@ class MQTTClient:
         # disconnect(), and the will stays quiet.
         self._dl = self._wdl = ticks_add(ticks_ms(), int(timeout * 1000))
         try:
-            while self.sock and self.pending() and ticks_diff(self._dl, ticks_ms()) > 0:
+            while self.sock is not None and self.pending() and ticks_diff(self._dl, ticks_ms()) > 0:
                 self._step()
         except (OSError, MQTTException) as e:
             self._fail(e)

@@ -115,6 +115,20 @@ def app_env(port, **kw):
     return e
 
 
+def attach(c, a):
+    """Hands the CPython client c the socket a as connect() would, without a broker: the
+    stream wrapper, the poll object and the clocks connect() sets (tests that feed bytes
+    from the other end of a socket pair)."""
+    import select
+
+    import leanmqtt
+
+    c.sock = leanmqtt._Stream(a)
+    c._p = select.poll()
+    c._p.register(c.sock, 1)
+    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()
+
+
 def lines(out, key):
     """What follows `key` on each line of out that starts with it."""
     return [ln.split(" ", 1)[1] if " " in ln else "" for ln in out.splitlines() if ln.split(" ")[0] == key]

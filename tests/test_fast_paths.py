@@ -4,13 +4,13 @@ checked again; an incoming topic is compared in place but a bad one is still ref
 QoS 1 PUBACK read inside publish() hands anything else over to the packet reader intact.
 The CPython client over a socketpair, as in test_hostile.py."""
 import os
-import select
 import socket
 import threading
 
 import pytest
 
 import leanmqtt
+from conftest import attach
 
 
 def pair(**kw):
@@ -18,10 +18,7 @@ def pair(**kw):
     a.setblocking(False)
     b.settimeout(5)
     c = leanmqtt.MQTTClient("fast", "127.0.0.1", **kw)
-    c.sock = leanmqtt._Stream(a)
-    c._p = select.poll()
-    c._p.register(c.sock, 1)
-    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
+    attach(c, a)
     return c, b
 
 

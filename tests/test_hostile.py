@@ -1,13 +1,12 @@
 """Hostile and bad input: a named exception every time, never a hang or MemoryError."""
 import os
-import select
 import socket
 
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import leanmqtt
-from conftest import ROOT, script
+from conftest import ROOT, attach, script
 from host import mpy
 from host.peer import packet
 from host.scripted_peer import CONNACK_OK, ScriptedPeer
@@ -100,10 +99,7 @@ def feed(data):
     c = leanmqtt.MQTTClient("fuzz", "127.0.0.1", keepalive=0, timeout=0.5, rxsize=64)
     c.set_callback(lambda t, m: None)
     a.setblocking(False)
-    c.sock = leanmqtt._Stream(a)
-    c._p = select.poll()
-    c._p.register(c.sock, 1)
-    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
+    attach(c, a)
     b.sendall(data)
     b.close()  # then EOF: every input ends
     try:
@@ -141,10 +137,7 @@ def test_well_formed_publish_is_delivered_whole(topic, payload, qos):
     c = leanmqtt.MQTTClient("fuzz", "127.0.0.1", rxsize=128)
     c.set_callback(lambda t, m: got.append((t, m)))
     a.setblocking(False)
-    c.sock = leanmqtt._Stream(a)
-    c._p = select.poll()
-    c._p.register(c.sock, 1)
-    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
+    attach(c, a)
     body = len(topic).to_bytes(2, "big") + topic + (b"\x00\x07" if qos else b"") + payload
     b.sendall(bytes([0x30 | qos << 1, len(body)]) + body)
     c._recv()
@@ -199,10 +192,7 @@ def test_12_13_arguments_and_offline_calls_are_told_at_once():
 def test_nothing_is_sent_for_a_bad_topic():
     a, b = socket.socketpair()
     c = leanmqtt.MQTTClient("x", "127.0.0.1")
-    c.sock = leanmqtt._Stream(a)
-    c._p = select.poll()
-    c._p.register(c.sock, 1)
-    c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()  # the rest connect() sets
+    attach(c, a)
     for t in (b"a/#", b"", b"\xc0\xaf"):
         with pytest.raises(ValueError):
             c.publish(t, b"x", qos=1)
