@@ -1015,7 +1015,7 @@ class MQTTClient:
         i = 9 + n
         if i + 2 > len(buf):
             raise ValueError("bufsize")
-        struct.pack_into("!BBH", buf, 5, pid >> 8, pid & 255, n)  # one call for both
+        struct.pack_into("!HH", buf, 5, pid, n)  # one call for both
         buf[9:i] = topic
         if qos >= 0:
             buf[i] = qos
