@@ -640,20 +640,22 @@ class MQTTClient:
             # again: an OSError of its own (I2C, a file) is not taken for a network failure,
             # and the link stays up. Inside it, a publish or a subscribe does not wait for
             # its ack, which is read after the callback returns.
-            at = self._hp >> 16
-            pid = self._hp & 65535
-            e = at - (op & 6 and 2)  # where the topic ends
             # The topic, by the rules of _check_topic (MQTT-4.7.3-1, -2, ...), in place: once
             # per distinct topic, as one equal to the last one handed on (compared in C, no
             # copy) was checked when it first came. A topic longer than rx is skipped
-            # with its message, unread.
+            # with its message, unread: its packet id was picked out on the way (_hp). One
+            # that fits was read whole in this call, so `at` and pid are still here.
             t = self._rt
-            if rl <= m and not (t and len(t) == e - 2 and rx.startswith(t, 2)):
-                try:
-                    _check_topic(rx, False, 2, e)
-                except ValueError:
-                    raise MQTTException("bad topic")
-                t = None
+            if rl > m:
+                pid = self._hp & 65535
+            else:
+                e = at - (op & 6 and 2)  # where the topic ends
+                if not (t and len(t) == e - 2 and rx.startswith(t, 2)):
+                    try:
+                        _check_topic(rx, False, 2, e)
+                    except ValueError:
+                        raise MQTTException("bad topic")
+                    t = None
             # -- QoS 2 in (MQTT-4.3.3-2): an id still waiting for its PUBREL is a message
             # already delivered: it is acked again, not delivered again. A new one needs a
             # free place in the table, or it could not be told from its resend: without
