@@ -605,14 +605,12 @@ class MQTTClient:
                 at = 2 + (rx[0] << 8 | rx[1]) + (op & 6 and 2)
                 if at > rl:  # also when rl < 2: at is 2 at least
                     raise MQTTException("bad packet", op)
-                # The packet id (QoS 1 and 2; for QoS 0 this is unused): the bytes of it
-                # that are in rx, the rest picked out below.
+                # The packet id (QoS 1 and 2; for QoS 0 this is unused), when it is in rx.
+                # Past it, the loop below picks it out: each of its bytes pushes the one
+                # before it up and the older one out, so rx's last byte here is its high
+                # byte when the id straddles the end, and gone by the low one otherwise.
                 # (named pid: a local among the first 16 is one byte a use, the others two)
-                pid = 0
-                if at <= m:
-                    pid = rx[at - 2] << 8 | rx[at - 1]
-                elif at == m + 1:
-                    pid = rx[m - 1]
+                pid = rx[at - 2] << 8 | rx[at - 1] if at <= m else rx[m - 1]
                 self._hp = at << 16 | pid
             while r and g < rl:  # past rxsize: skipped, through rx
                 r = s.readinto(rx, min(rl - g, m))  # pyright: ignore[reportOptionalMemberAccess]
@@ -667,7 +665,7 @@ class MQTTClient:
             dup = False
             if op & 4:  # QoS 2
                 rel = self._rel
-                if rel is None:  # a kept session brought QoS 2 before any subscribe(t, 2)
+                if not rel:  # a kept session brought QoS 2 before any subscribe(t, 2)
                     rel = self._rel = [0] * self._reln
                 dup = pid in rel
                 if not pid or not (dup or 0 in rel):
