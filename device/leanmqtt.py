@@ -222,32 +222,28 @@ class MQTTClient:
         # Where a packet comes in two pieces, the later ones are read here and copied to
         # their place in rx: readinto takes no offset, and a memoryview slice allocates.
         self._sc = bytearray(16)
-        # Every attribute has its place in the instance's table by the end of connect(): a
-        # new one later could grow the table (an allocation, under heap_lock a MemoryError
-        # on the first packet), and looking up a name not in a full table searches all of
-        # it (the outbox's, a class attribute, cost a QoS 1 publish 6,700 cycles on the chip
-        # each time). The 40 made here fill a table of 47 places; connect() makes the rest
-        # (then, at the 48th, the table grows to 59), as each is written before it is read
-        # on a connection, and made here it would cost this function's bytecode a 32 B block
-        # more (4 B a name):
-        #   by _fail(), the first thing connect() does: _op, _got (the packet being read:
-        #     its type byte, 0 while its fixed header is still coming, and the bytes of it
-        #     read so far) and _pinging (see ping());
-        #   by connect(): _dl and _wdl, the deadline of the public call under way (ticks;
-        #     every wait in it, for a packet or an ack, ends by _dl; for room in the socket,
-        #     by _wdl: the same, but poll()'s ms bound only the wait for packets, and ping()
-        #     has none: there _wdl is 0, and the first wait for room sets it, timeout from
-        #     then; set where each public call starts, never per read or per step); the
-        #     socket's poll object _p; _tx_t and _rx_t (when we last sent, last heard); _wt,
-        #     the reply clock (since an ack is owed, or the last one came: see _tick); _due
-        #     (see _tick);
-        #   by _recv(), before it reads them: _rl, the packet's remaining length, and _hp,
-        #     for a PUBLISH where its payload starts << 16 | its packet id. (52 in all.)
-        # A packet that is not whole by a call's deadline is finished by the next call, in
-        # step with the stream.
-        self._hp = 0  # see _recv
+        # The packet being read: its type byte (0 while its fixed header is still coming),
+        # remaining length, the bytes of it read so far, and for a PUBLISH where its
+        # payload starts << 16 | its packet id. Kept between calls: a packet that is not
+        # whole by a call's deadline is finished by the next call, in step with the stream.
+        # Every attribute is made here, or has its place here: a new one could grow the
+        # instance's table (an allocation, under heap_lock a MemoryError on the first
+        # packet), and looking up a name not in a full table searches all of it (the
+        # outbox's, a class attribute, cost a QoS 1 publish 6,700 cycles on the chip each
+        # time). The 48 made here take the table to 59 places (it grows past 47); four
+        # more, read only on a connection, are made by connect(): the socket's poll object
+        # _p, _tx_t and _rx_t (when we last sent, last heard) and _due (see _tick). (Made
+        # here they cost this function's bytecode a 32 B block more.)
+        self._op = self._rl = self._got = self._hp = 0
+        self._wt = 0  # the reply clock: since an ack is owed, or the last one came (_tick)
         self._cbing = False  # the callback runs: no other may start (see _recv)
         self._err = None  # what the callback raised, for poll() to raise
+        # The deadline of the public call under way (ticks): every wait in it, for a packet
+        # or an ack, ends by _dl; for room in the socket, by _wdl (the same; but poll()'s
+        # ms bound only the wait for packets, and ping() has none: there _wdl is 0, and
+        # the first wait for room sets it, timeout from then). Set where each public call
+        # starts, never per read or per step.
+        self._dl = self._wdl = 0
         # The QoS 1 store: `inflight` slots of bufsize bytes, each holding a whole PUBLISH
         # packet that can be resent as it is; the first _n slots are in flight, oldest
         # first. It is the client's session state (MQTT-4.1.0-1), kept across reconnects;
@@ -269,6 +265,7 @@ class MQTTClient:
         self._subs = {}
         self._clean = None  # the clean-session flag wanted; None: no connection wanted
         self._delay = self._retry_t = 0
+        self._pinging = False
         self._want = 0  # the ack a blocking call waits for, type << 16 | id; 0 once it came
         self._pc = [None] * 4  # the last bytes topics publish() checked (see there)
         self._rt = None  # the incoming topic last checked

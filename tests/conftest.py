@@ -123,9 +123,7 @@ def attach(c, a):
 
     import leanmqtt
 
-    c._fail(None)  # as connect() does first: no packet half read, no PINGREQ out
     c.sock = leanmqtt._Stream(a)
-    c._dl = c._wdl = 0
     c._p = select.poll()
     c._p.register(c.sock, 1)
     c._tx_t = c._rx_t = c._wt = c._due = leanmqtt.ticks_ms()
