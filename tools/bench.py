@@ -48,6 +48,7 @@ MIN_READING = 1 + 1 + 2 + TOPIC_LEN + 2 + PAYLOAD_LEN + 4
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEVICE_SCRIPT = os.path.join(HERE, "bench_device.py")
 WORKLOAD_SCRIPT = os.path.join(HERE, "bench_workload.py")
+IMPORT_SCRIPT = os.path.join(HERE, "bench_import.py")
 ASYNC_SCRIPT = os.path.join(HERE, "bench_async.py")
 ASYNC_WORKLOAD = os.path.join(HERE, "bench_async_workload.py")
 ASYNC = ("mqtt_as", "leanmqtt_async")
@@ -425,11 +426,24 @@ def main():
             json.dump(results, f, indent=1)
 
 
+def import_ram_range(name, path, steps=32):
+    """Import RAM after K names made first (K = 0, 8, ...): MicroPython's qstr pools double
+    as they fill, so one figure depends on what was interned before (bench_import.py)."""
+    got = []
+    for k in range(0, 8 * steps, 8):
+        p = subprocess.run(mpy.cmd(IMPORT_SCRIPT, [name, k]), env=clean_env(path), capture_output=True,
+                           text=True, timeout=60)
+        got += [int(v) for key, _, v in (ln.partition(" ") for ln in p.stdout.splitlines()) if key == "import_ram"]
+    return got
+
+
 def measure_ram_and_rates(name, py, mpy_file, port, path, n):
     """The first table's columns: sizes, RAM, allocation, rates."""
     r = {"source_bytes": os.path.getsize(py), "mpy_bytes": os.path.getsize(mpy_file)}
     rc, out, err = device(name, port, "import", path)
     r["import_ram"] = int(out["import_ram"]) if "import_ram" in out else None
+    if name not in ASYNC:
+        r["import_ram_by_names"] = import_ram_range(name, path)
     r["smallest_heap"] = smallest_heap(name, port, path)
     r["smallest_heap_8k_app"] = smallest_heap(name, port, path, ballast=8192 - 64)
     rc, out, err = device(name, port, "alloc", path)
@@ -467,6 +481,13 @@ def print_table(results):
     print("|" + "---|" * len(cols))
     for name, r in results.items():
         print("| " + " | ".join([name] + [f(r) for _, f in cols[1:]]) + " |")
+    print()
+    # The same .mpy's import RAM moves with the names made before it (bench_import.py)
+    for name, r in results.items():
+        v = sorted(r.get("import_ram_by_names") or [])
+        if v:
+            print("import RAM of %s after 0-%d names made first (%d states): %d B min, %d B median, %d B max"
+                  % (name, 8 * (len(v) - 1), len(v), v[0], v[len(v) // 2], v[-1]))
     print()
     fmt = lambda v, f: "n/a" if v is None else f % v  # noqa: E731
     cols2 = [("client", None),
