@@ -37,11 +37,11 @@ import select
 
 from os import urandom
 
+# MicroPython's parser knows const() without an import (`from micropython import const` would
+# make `const` a module global, a place in the module's dict, see below); CPython has no const().
 try:
-    from micropython import const
-
-    _CPY = const(0)  # a compile-time 0: MicroPython's compiler drops `if _CPY:` blocks
-except ImportError:
+    _CPY = const(0)  # a compile-time 0: MicroPython's compiler drops `if _CPY:` blocks  # pyright: ignore
+except NameError:
     globals()["_CPY"] = 1  # CPython
 
 # Type checkers read this file against a board's stubs, which describe MicroPython: the
@@ -151,6 +151,15 @@ def _check_topic(t, filter, off, e):
         if not (need or e <= off or (e - off) >> 16):  # >> 16: more than 65535
             return t
     raise ValueError("bad topic", t)
+
+
+def _deadline(c):
+    # Sets client c's deadline for the public call under way, for every wait in it (see
+    # MQTTClient.__init__): timeout from now. True, for publish()'s `dl`. (A function of the
+    # module, not a method: the class's dict is full, and one call here is 14 bytes shorter
+    # than the assignment, in publish() four times.)
+    c._dl = c._wdl = ticks_add(ticks_ms(), c._to)
+    return True
 
 
 def _header(buf, op, n):
@@ -438,7 +447,7 @@ class MQTTClient:
         # DISCONNECT, then close at once (MQTT-3.14.4-1, MQTT-3.14.4-2); the broker drops
         # the will (MQTT-3.1.2-10).
         self._clean = None
-        self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
+        _deadline(self)
         try:
             self._send(b"\xc0\0\xe0\0", 2, 2)  # DISCONNECT: see ping(); offline: OSError
         except OSError:
@@ -851,15 +860,14 @@ class MQTTClient:
         # any of them (compared in C: the same object at once, else by content) is known
         # good. A bytearray or memoryview is compared but never kept: it may change. A str
         # is encoded first (that allocates: a bytes topic does not).
-        pc = self._pc
-        if topic is not pc[0]:  # the last one: no more to do
+        if topic is not self._pc[0]:  # the last one: no more to do
             if topic.__class__ is str:
                 topic = topic.encode()
-            if topic not in pc:
+            if topic not in self._pc:
                 _check_topic(topic, False, 0, -1)
                 if topic.__class__ is bytes:
-                    pc.pop()
-                    pc.insert(0, topic)
+                    self._pc.pop()
+                    self._pc.insert(0, topic)
         if msg.__class__ is str:
             msg = msg.encode()
         tl = len(topic)  # pyright: ignore[reportArgumentType] (None fails here: TypeError)
@@ -889,8 +897,7 @@ class MQTTClient:
                 # first one: a publish that does not wait needs none.
                 while self._n == len(self._slot):
                     if not dl:
-                        self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-                        dl = True
+                        dl = _deadline(self)
                     if not self.sock or ticks_diff(self._dl, ticks_ms()) <= 0 or self._cbing and self._op >> 4 == 3:
                         if self.reconnect:
                             return False
@@ -910,12 +917,12 @@ class MQTTClient:
         # (i is first the remaining length, then where the next field goes: one name, so
         # that its many uses below are one byte each; see _recv.)
         i = 2 + tl + (qos and 2) + ml
+        buf[3] = 0x30 | qos << 1 | retain  # the type byte's place when the length takes 1 byte
         if i < 128:
             h = 3
-            buf[3] = 0x30 | qos << 1 | retain
             buf[4] = i
         else:
-            h = _header(buf, 0x30 | qos << 1 | retain, i)
+            h = _header(buf, buf[3], i)  # the type byte, moved to its place
         i = 7 + tl
         buf[5] = tl >> 8
         buf[6] = tl & 255
@@ -930,24 +937,24 @@ class MQTTClient:
             buf[i : i + ml] = msg
             i += ml
             ml = 0  # all in buf
+        n = i - h  # the packet's length in buf
         if qos:
             if self.outbox:
                 # Durable before True (False: the outbox is full and refuses), then sent
                 # when the store has room.
-                if not self.outbox.put(buf, (i - h) << 2 | h):
+                if not self.outbox.put(buf, n << 2 | h):
                     return False
-                self._dl = self._wdl = ticks_add(ticks_ms(), self._to)  # for feed()'s writes
+                _deadline(self)  # for feed()'s writes
                 self.outbox.feed(self)
                 return True
             if not (self._n or self._want):
                 self._wt = ticks_ms()
             self._spid[k] = pid
-            self._slen[k] = (i - h) << 2 | h
+            self._slen[k] = n << 2 | h
             self._n += 1
             if s is None:
                 return True  # stored; it goes out when the link is back
         try:
-            n = i - h
             # One write takes the packet but when the socket is full: then the rest waits
             # for room, by this call's deadline (set only now: no wait, no deadline).
             w = s.write(buf, h, n) or 0  # pyright: ignore[reportCallIssue, reportOptionalMemberAccess] (None: no room)
@@ -955,8 +962,7 @@ class MQTTClient:
                 self._tx_t = ticks_ms()
             else:
                 if not dl:
-                    self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-                    dl = True
+                    dl = _deadline(self)
                 self._send(buf, h + w, n - w)
                 if ml:
                     self._send(msg, 0, ml)  # a QoS 0 payload larger than the buffer
@@ -981,8 +987,7 @@ class MQTTClient:
                 while pid in self._spid:
                     if self._recv() is None:  # the ack came: then no deadline is needed
                         if not dl:
-                            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
-                            dl = True
+                            dl = _deadline(self)
                         if ticks_diff(self._dl, ticks_ms()) <= 0:
                             raise OSError("no reply")
                         self._step()
@@ -1004,7 +1009,9 @@ class MQTTClient:
         # remembered. The packet is made first: one that does not fit raises ValueError
         # before anything is remembered or sent.
         topic = _check_topic(bytes(_bytes(topic)), True, 0, -1)  # a dict key below: bytearray is unhashable
-        if op == 0x82 and (qos < 0 or qos > 2):
+        # In a SUBSCRIBE (0x82; bit 0x20 marks UNSUBSCRIBE, 0xA2) qos is 0, 1 or 2: the only
+        # integers that % 3 leaves as they are. (Two bytes shorter than qos < 0 or qos > 2.)
+        if qos % 3 != qos and not op & 0x20:
             raise ValueError("qos")
         if qos == 2 and not self._rel:  # QoS 2 in: its table, made once (see __init__)
             self._rel = [0] * self._reln
@@ -1021,18 +1028,18 @@ class MQTTClient:
             raise ValueError("bufsize")
         struct.pack_into("!HH", buf, 5, pid, n)  # one call for both
         buf[9:i] = topic
-        if qos >= 0:
-            buf[i] = qos
-            i += 1
+        # The QoS byte, written in any case (2 bytes stay free, above) and counted only in a
+        # SUBSCRIBE: an UNSUBSCRIBE (qos -1) ends with its filter.
+        buf[i] = qos & 3
+        i += qos >= 0
         h = _header(buf, op, i - 5)  # the body is in place: the header ends at 5
         subs = self._subs
-        if not again:
+        if not again:  # (again: connect()'s deadline)
             subs[topic] = qos | 4  # an UNSUBSCRIBE stays -1 (-1 | 4 is -1)
+            _deadline(self)
         mark = subs.get(topic)
         if not self.sock:
             return
-        if not again:
-            self._dl = self._wdl = ticks_add(ticks_ms(), self._to)
         try:
             self._send(buf, h, i - h)
             if self._cbing:
@@ -1052,14 +1059,12 @@ class MQTTClient:
             if again:
                 raise
             return self._fail(e)
-        refused = self._want
-        self._want = 0
         if subs.get(topic) == mark:  # a callback meanwhile may have changed it
+            subs[topic] = qos  # acked; an UNSUBSCRIBE's topic is forgotten
             if qos < 0:
                 del subs[topic]
-            else:
-                subs[topic] = qos
-        if refused:  # the SUBACK's return code was 0x80
+        if self._want:  # -1: the SUBACK's return code was 0x80 (else the ack left it 0)
+            self._want = 0
             if again:  # on a reconnect: said, and publishing goes on
                 return self.log("mqtt:", "refused", topic)
             raise MQTTException("refused", topic)
