@@ -55,6 +55,32 @@ def test_the_chip_bench_script_runs_its_loops_on_the_unix_port():
     assert "ok" in p.stdout.split() and int(lines(p.stdout, "free")[0]) > 0, p.stdout
 
 
+def floor_dir(tmp_path):
+    # tools/bench_floor.py as the module `floor`, alone, as the bench runs it
+    d = tmp_path / "floor"
+    d.mkdir()
+    with open(os.path.join(ROOT, "tools", "bench_floor.py")) as f:
+        (d / "floor.py").write_text(f.read())
+    return str(d)
+
+
+def test_the_floor_runs_the_chip_bench_loops_on_the_unix_port(tmp_path):
+    # The same loops as the clients': the script raises if a receive loop delivered fewer
+    # messages than it was given, or left bytes unread, so a floor that skipped work fails.
+    script = os.path.join(ROOT, "tools", "bench_chip_device.py")
+    p = mpy.run(script, ["floor", "cycles", 40], only=floor_dir(tmp_path), timeout=30)
+    assert lines(p.stdout, "done") == ["40"], p.stdout
+
+
+def test_the_floor_publishes_to_a_real_broker_and_reads_its_pubacks(broker, tmp_path):
+    # bench_device.py's rates with the floor: Mosquitto accepts its CONNECT (else "refused")
+    # and acks its QoS 1 packets (else the raw ping-pong after it reads a PUBLISH ack that
+    # is not a PUBACK, or waits: the timeout fails it).
+    p = mpy.run(DEVICE, ["floor", broker.port, "rates", 400], only=floor_dir(tmp_path), timeout=60)
+    for k in ("qos0_rate", "qos0_raw_rate", "qos1_rate", "qos1_raw_rate"):
+        assert int(lines(p.stdout, k)[0]) > 0, p.stdout
+
+
 def test_the_import_ram_moves_with_the_names_made_before_it():
     # bench_import.py: the names it makes first are real qstrs, so the qstr pools' doubling
     # shows: over 0-248 names the figures differ (by a pool, KBs), and none is a failed run.

@@ -14,6 +14,10 @@ with tools/bench_network.py standing in for the board's network module.
 Prints a Markdown table; rates are noisy, so compare only within one run. Each client's
 QoS 0 / QoS 1 rate is followed, on the same connection, by the raw limit: the same prebuilt
 PUBLISH written whole in a loop, and a raw PUBLISH/PUBACK ping-pong; the share is printed.
+The floor (tools/bench_floor.py: the least a client's Python can do, with no checks and no
+state; not a client) runs the same loops here and on the chip: what a client costs above it
+is what its checks and state cost, and a share of the raw limit above the floor's is out of
+any client's reach.
 
 The chip section (leanmqtt and umqtt.simple, the same .mpy files) runs on the emulated
 RP2040 when LEANMQTT_SILICON holds the firmware and bootrom (host/chip.py), else says in one
@@ -222,6 +226,9 @@ def smallest_heap(module, port, path, ballast=0):
 
 
 CHIP_SCRIPT = os.path.join(HERE, "bench_chip_device.py")
+# The floor: the least a client's Python can do per message (no checks, no state), measured
+# by the same loops as the clients, so that the distance to it is printed every run.
+FLOOR, FLOOR_PY = "floor", os.path.join(HERE, "bench_floor.py")
 CHIP_PIN = 15  # bench_chip_device.py's timing pin
 CHIP_SEGMENTS = ("empty", "qos0", "qos1", "recv0", "recv1")
 
@@ -247,7 +254,7 @@ def chip_section(mpydir, names, n, opt):
         rel = name.replace(".", "/") + ".mpy"
         files = {"bench_chip_device.mpy": script, rel: os.path.join(mpydir, rel)}
         r = out[name] = chip_cycles(Chip, files, name, n)
-        r["smallest_heap"] = chip_smallest_heap(Chip, files, name)
+        r["smallest_heap"] = None if name == FLOOR else chip_smallest_heap(Chip, files, name)
     return out
 
 
@@ -328,14 +335,14 @@ def print_chip(chip):
     cols = [("client", None), ("import RAM (.mpy)", lambda r: "%d B" % r["import_ram"]),
             ("one client", lambda r: "%d B" % r["client_ram"]),
             ("smallest free heap for the workload", lambda r: "%.1f KB" % (r["smallest_heap"] / 1024)
-             if r["smallest_heap"] else "fails"),
+             if r["smallest_heap"] else "n/a" if r["smallest_heap"] is None else "fails"),
             ("cycles per QoS0 publish", lambda r: "{:,}".format(r["cycles_qos0"])),
             ("per QoS1 publish (PUBACK in)", lambda r: "{:,}".format(r["cycles_qos1"])),
             ("per QoS0 message received", lambda r: "{:,}".format(r["cycles_recv0"])),
             ("per QoS1 message received (PUBACK out)", lambda r: "{:,}".format(r["cycles_recv1"]))]
     print("| " + " | ".join(c for c, _ in cols) + " |")
     print("|" + "---|" * len(cols))
-    names = [k for k in chip if k != "firmware_sha256"]
+    names = [k for k in chip if k not in ("firmware_sha256", FLOOR)] + [k for k in chip if k == FLOOR]
     for name in names:
         print("| " + " | ".join([name] + [f(chip[name]) for _, f in cols[1:]]) + " |")
     lean, base = chip.get("leanmqtt"), chip.get("umqtt.simple")
@@ -344,6 +351,14 @@ def print_chip(chip):
         print("leanmqtt / umqtt.simple on the chip: cycles per QoS0 publish x%.2f, QoS1 publish x%.2f, "
               "QoS0 received x%.2f, QoS1 received x%.2f"
               % tuple(lean[k] / base[k] for k in ("cycles_qos0", "cycles_qos1", "cycles_recv0", "cycles_recv1")))
+    floor = chip.get(FLOOR)
+    if lean and base and floor:
+        keys = ("cycles_qos0", "cycles_qos1", "cycles_recv0", "cycles_recv1")
+        print("above the floor (%s: no checks, no state), cycles per QoS0 / QoS1 publish, QoS0 / QoS1 "
+              "received: leanmqtt %s, umqtt.simple %s" % (
+                  os.path.relpath(FLOOR_PY, mpy.ROOT),
+                  " / ".join("+{:,}".format(lean[k] - floor[k]) for k in keys),
+                  " / ".join("+{:,}".format(base[k] - floor[k]) for k in keys)))
 
 
 def main():
@@ -365,11 +380,13 @@ def main():
         clients["umqtt." + m] = os.path.join(src, "umqtt", m + ".py")
     # Each client measured as .mpy, alone on the path (robust needs simple beside it).
     mpydir = os.path.join(work, "mpy")
-    for name, py in clients.items():
+    for name, py in list(clients.items()) + [(FLOOR, FLOOR_PY)]:
         rel = name.replace(".", "/") + ".mpy"
         mpy_cross(py, os.path.join(mpydir, rel), a.opt)
-    # The chip: leanmqtt and umqtt.simple, the same .mpy files as below (issue 10, item 6)
-    chip = chip_section(mpydir, [c for c in clients if c in ("leanmqtt", "umqtt.simple")], a.chip_n, a.opt)
+    # The chip: leanmqtt and umqtt.simple, the same .mpy files as below (issue 10, item 6),
+    # and the floor
+    chip = chip_section(mpydir, [c for c in clients if c in ("leanmqtt", "umqtt.simple")] + [FLOOR],
+                        a.chip_n, a.opt)
     if a.chip_only:
         shutil.rmtree(work, ignore_errors=True)
         if chip:
@@ -404,6 +421,9 @@ def main():
                 r["window2_rate"] = int(out.get("window2_rate", 0))
                 r["dead_link_found_s"], r["recovered_s"], r["deadlink_lost"] = dead_link_times(
                     name, broker.port, mpydir)
+        # The floor's rates, and the raw limit on its connection
+        rc, out, err = device(FLOOR, broker.port, "rates", mpydir, n=a.n)
+        floor = {k: int(out.get(k, 0)) for k in ("qos0_rate", "qos0_raw_rate", "qos1_rate", "qos1_raw_rate")}
         # The asyncio clients: the first table, then 8 publisher tasks and latency. mqtt_as
         # does ~10 msg/s at QoS 1, so fewer messages.
         for name, py, mpy_file, n in (
@@ -417,7 +437,8 @@ def main():
             rc, out, err = device(name, broker.port, "latency", asyncdir)
             r["latency_us"] = [int(x) for x in out.get("latency_us", "-1 -1 0").split()]
     shutil.rmtree(work, ignore_errors=True)
-    print_table(results)
+    print_table(results, floor)
+    results[FLOOR] = floor
     if chip:
         print_chip(chip)
         results["chip"] = chip
@@ -464,7 +485,7 @@ def share(r, qos):
     return r["qos%d_rate" % qos] / r["qos%d_raw_rate" % qos] if r.get("qos%d_raw_rate" % qos) else None
 
 
-def print_table(results):
+def print_table(results, floor=None):
     cols = [("client", None), (".py / .mpy bytes", lambda r: "%d / %d" % (r["source_bytes"], r["mpy_bytes"])),
             ("import RAM (.mpy)", lambda r: "%d B" % r["import_ram"]),
             ("smallest working heap", lambda r: "%.1f KB" % (r["smallest_heap"] / 1024) if r["smallest_heap"] else "fails"),
@@ -528,6 +549,11 @@ def print_table(results):
     if share(lean, 0) and share(lean, 1):
         print("leanmqtt at %.0f%% of raw QoS0 writes (goal >= 50%%), %.0f%% of a raw QoS1 "
               "ping-pong (goal >= 70%%), same connection, same run" % (100 * share(lean, 0), 100 * share(lean, 1)))
+    if floor and share(floor, 0) and share(floor, 1):
+        print("the floor (%s: no checks, no state) at %.0f%% of raw QoS0 writes (%s msg/s), %.0f%% of a "
+              "raw QoS1 ping-pong (%s msg/s), same run" % (
+                  os.path.relpath(FLOOR_PY, mpy.ROOT), 100 * share(floor, 0), "{:,}".format(floor["qos0_rate"]),
+                  100 * share(floor, 1), "{:,}".format(floor["qos1_rate"])))
     mas = results.get("mqtt_as")
     if mas and mas["smallest_heap"] and mas["import_ram"]:
         print("leanmqtt / mqtt_as: import RAM x%.2f, smallest heap x%.2f (x%.2f beside 8 KB of app), "

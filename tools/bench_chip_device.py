@@ -1,7 +1,7 @@
 # Runs on the (emulated) RP2040, and on the unix port for a check: one client's cost on the
 # chip, with no network in it. Loaded as a module (the raw REPL has no argv):
 #   import bench_chip_device as b; b.run(MODULE, WHAT, N, BALLAST)
-#   MODULE  leanmqtt | umqtt.simple
+#   MODULE  leanmqtt | umqtt.simple | floor (bench_floor.py)
 #   WHAT    cycles: import RAM, one client's RAM, then the timed loops, each between a
 #                   rising and a falling edge of GP15, where the host reads the CPU's cycle
 #                   counter; in order: empty, qos0, qos1, recv0, recv1 (N operations each)

@@ -1,6 +1,6 @@
 # Runs on the unix port: one measurement of one client, printed as `key value` lines.
 # Usage: micropython bench_device.py MODULE PORT WHAT [N]
-#   MODULE  leanmqtt | umqtt.simple | umqtt.robust
+#   MODULE  leanmqtt | umqtt.simple | umqtt.robust | floor (bench_floor.py: rates only)
 #   WHAT    rates | alloc | writes | window | wire | idle | deadlink
 #           (leanmqtt only: rates2, window2: the same at QoS 2)
 # (import RAM and the smallest heap come from the smaller bench_workload.py)
