@@ -1,12 +1,16 @@
 # Runs on the (emulated) RP2040, and on the unix port for a check: one client's cost on the
 # chip, with no network in it. Loaded as a module (the raw REPL has no argv):
-#   import bench_chip_device as b; b.run(MODULE, WHAT, N, BALLAST)
+#   import bench_chip_device as b; b.run(MODULE, WHAT, N, BALLAST, NAMES)
 #   MODULE  leanmqtt | umqtt.simple | floor (bench_floor.py)
 #   WHAT    cycles: import RAM, one client's RAM, then the timed loops, each between a
 #                   rising and a falling edge of GP15, where the host reads the CPU's cycle
 #                   counter; in order: empty, qos0, qos1, recv0, recv1 (N operations each)
 #           workload: BALLAST bytes held, then the standard workload (connect, 50 QoS 0 and
 #                   20 QoS 1 publishes, disconnect); "ok" when it ran
+#   NAMES   names (qstrs) made before the import, as an application makes its own: where the
+#           module's names fall in MicroPython's map lookup cache (shared by every dict, one
+#           place for each name, numbered as it is made) moves with them, and so does each
+#           count, by some thousands of cycles (tools/bench.py prints the range)
 # Prints `key value` lines.
 #
 # The stream stands for a socket: io.BytesIO's read/readinto/write are C, as a socket's are,
@@ -87,9 +91,13 @@ def cb(t, m):
     got += 1
 
 
-def run(mod, what, n=100, ballast=0):
+def run(mod, what, n=100, ballast=0, names=0):
     global got
     hold = bytearray(ballast)  # noqa: F841 (the rest of an application)
+    o = Net()
+    for i in range(names):
+        setattr(o, "app_name_%d" % i, 0)  # setattr makes the name a qstr (kept for good)
+    o = None
     gc.collect()
     if what == "workload":
         print("free", gc.mem_free())  # the heap the workload has; the host bisects BALLAST
