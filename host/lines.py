@@ -9,7 +9,8 @@ class Lines:
         self.proc = proc
         self.q = queue.Queue()
         self.all = []  # (host time, line)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.proc.stdout:
@@ -35,8 +36,12 @@ class Lines:
                 return t, line
 
     def finish(self, timeout=120.0):
+        # The process's end is not the end of its output: the reader thread may still have
+        # lines to take from the pipe (on a loaded machine, a fixed 50 ms was seen to miss
+        # all of them). It ends at the pipe's EOF, which comes once the process has exited
+        # (a child that inherited the pipe could hold it open: hence the bound).
         self.proc.wait(timeout)
-        time.sleep(0.05)
+        self.reader.join(10)
         return self.text()
 
     def text(self):
