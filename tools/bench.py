@@ -260,9 +260,9 @@ def chip_section(mpydir, names, n, opt):
         rel = name.replace(".", "/") + ".mpy"
         files = {"bench_chip_device.mpy": script, rel: os.path.join(mpydir, rel)}
         # each run a chip of its own (a node process): two at once, on two cores
-        k = CHIP_NAMES if name != FLOOR else CHIP_NAMES[:1]
+        states = CHIP_NAMES if name != FLOOR else CHIP_NAMES[:1]
         with ThreadPoolExecutor(2) as ex:
-            runs = list(ex.map(lambda names: chip_cycles(Chip, files, name, n, names), k))
+            runs = list(ex.map(lambda k: chip_cycles(Chip, files, name, n, k), states))
         r = out[name] = runs[0]
         r["cycles_by_names"] = {seg: [x["cycles_" + seg] for x in runs] for seg in CHIP_SEGMENTS[1:]}
         r["smallest_heap"] = None if name == FLOOR else chip_smallest_heap(Chip, files, name)
