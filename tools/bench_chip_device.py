@@ -94,7 +94,7 @@ def cb(t, m):
 def run(mod, what, n=100, ballast=0, names=0):
     global got
     hold = bytearray(ballast)  # noqa: F841 (the rest of an application)
-    o = Net()
+    o = Net()  # any object whose attributes can be set: names made on it, then dropped
     for i in range(names):
         setattr(o, "app_name_%d" % i, 0)  # setattr makes the name a qstr (kept for good)
     o = None
